@@ -1,0 +1,211 @@
+"""Command line of informer-mirror: argument parsing, logging set-up and exit codes.
+
+The only module that installs logging handlers and signal handlers. Each subcommand is a small
+function that turns arguments into calls on the package and returns an exit code:
+
+* 0 success, 1 a runtime failure, 2 bad usage or invalid configuration (as argparse does).
+
+Runs on the main thread; long-running subcommands (``sim``) block until SIGINT/SIGTERM sets their
+stop event, then shut down cleanly and return 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+
+from informer_mirror import __version__
+from informer_mirror.errors import ConfigError, InformerMirrorError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s",
+    )
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by the first SIGINT or SIGTERM, so a subcommand can shut down cleanly."""
+    stop = threading.Event()
+
+    def _handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, _handler)
+    signal.signal(signal.SIGTERM, _handler)
+    return stop
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from informer_mirror.sim import run_sim_forever  # noqa: PLC0415 - keep `--help` fast
+
+    stop = _stop_on_signals()
+    run_sim_forever(
+        host=args.host,
+        port=args.port,
+        kubeconfig=args.kubeconfig,
+        objects=args.objects,
+        churn=args.churn,
+        seed=args.seed,
+        bookmark_interval=args.bookmark_interval,
+        stop=stop,
+    )
+    return EXIT_OK
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from informer_mirror.settings import load_settings  # noqa: PLC0415
+
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as e:
+        print(f"{args.config}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.show:
+        import json  # noqa: PLC0415
+
+        print(json.dumps(settings.to_public_dict(), indent=2, sort_keys=True))
+    else:
+        print(f"{args.config}: OK")
+    return EXIT_OK
+
+
+def _not_implemented(name: str, issue: int) -> Handler:
+    def _handler(_args: argparse.Namespace) -> int:
+        print(
+            f"informer-mirror {name}: not implemented yet (tracked in issue {issue})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+
+    return _handler
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (got {value})")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also rejects NaN
+        raise argparse.ArgumentTypeError(f"must be >= 0 (got {text})")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535 (got {value})")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser; exposed for tests and for generating documentation."""
+    parser = argparse.ArgumentParser(
+        prog="informer-mirror",
+        description="Mirror a Kubernetes cluster's state into MongoDB or SQLite with "
+        "client-go-style informers, and serve it over REST.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+        help="log verbosity on stderr (default: INFO)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sim = sub.add_parser(
+        "sim",
+        help="run a simulated Kubernetes API server (for demos, tests and benchmarks)",
+        description="Serve a simulated Kubernetes API on HOST:PORT, write a kubeconfig pointing "
+        "at it, pre-populate about N objects across the built-in kinds and churn them, until "
+        "SIGINT/SIGTERM. kubectl and the official Python client work against it unchanged.",
+    )
+    sim.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    sim.add_argument("--port", type=_port, default=8001, help="port to bind (default: 8001)")
+    sim.add_argument(
+        "--kubeconfig",
+        type=Path,
+        required=True,
+        help="path of the kubeconfig file to write (points at this server)",
+    )
+    sim.add_argument(
+        "--objects", type=_positive_int, default=1000, help="objects to create (default: 1000)"
+    )
+    sim.add_argument(
+        "--churn",
+        type=_non_negative_float,
+        default=0.0,
+        help="creates/updates/deletes per second (default: 0, no churn)",
+    )
+    sim.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    sim.add_argument(
+        "--bookmark-interval",
+        type=_non_negative_float,
+        default=60.0,
+        help="seconds between watch bookmarks (default: 60, as the real API server)",
+    )
+    sim.set_defaults(handler=_cmd_sim)
+
+    check = sub.add_parser(
+        "check-config",
+        help="validate a configuration file",
+        description="Exit 0 if the configuration file is valid; otherwise print the field path "
+        "and the problem, and exit 2.",
+    )
+    check.add_argument("--config", type=Path, required=True, help="configuration file (YAML)")
+    check.add_argument(
+        "--show", action="store_true", help="print the effective configuration (secrets masked)"
+    )
+    check.set_defaults(handler=_cmd_check_config)
+
+    for name, issue, text in (
+        ("run", 7, "run the daemon: mirror the cluster and serve the API"),
+        ("demo", 7, "mirror a simulated cluster into SQLite and serve the API"),
+        ("resources", 4, "print the effective resource registry"),
+    ):
+        p = sub.add_parser(name, help=f"{text} (not implemented yet)", description=text)
+        p.add_argument("--config", type=Path, help="configuration file (YAML)")
+        p.set_defaults(handler=_not_implemented(name, issue))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``informer-mirror`` console script."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ConfigError as e:
+        print(f"informer-mirror: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except InformerMirrorError as e:
+        print(f"informer-mirror: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The ``informer-mirror`` command line: version, help, exit codes, check-config, placeholders."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from informer_mirror import __version__
+from informer_mirror.cli import EXIT_OK, EXIT_USAGE, main
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [[], ["sim"], ["check-config"], ["run"], ["demo"]])
+def test_help_works_for_every_subcommand(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--help"])
+    assert exc.value.code == 0
+    assert "usage: informer-mirror" in capsys.readouterr().out
+
+
+def test_no_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == EXIT_USAGE
+    assert "COMMAND" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["run", "demo", "resources"])
+def test_unfinished_subcommands_say_so_and_exit_2(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command]) == EXIT_USAGE
+    assert "not implemented yet" in capsys.readouterr().err
+
+
+def test_check_config_accepts_a_valid_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "ok.yaml"
+    config.write_text("backend: {kind: sqlite, path: mirror.db}\nwriter: {batch_size: 100}\n")
+    assert main(["check-config", "--config", str(config)]) == EXIT_OK
+    assert "OK" in capsys.readouterr().out
+
+
+def test_check_config_rejects_a_bad_file_with_the_field_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("backend: {kind: postgres}\n")
+    assert main(["check-config", "--config", str(config)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "backend.kind: must be one of mongo, sqlite (got 'postgres')" in err
+
+
+def test_check_config_on_a_missing_file_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.yaml"
+    assert main(["check-config", "--config", str(missing)]) == EXIT_USAGE
+    assert "nope.yaml" in capsys.readouterr().err
+
+
+def test_check_config_show_masks_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cr3t-token-value-42\n")
+    config = tmp_path / "ok.yaml"
+    config.write_text(f"api: {{token_file: {token}}}\n")
+    assert main(["check-config", "--config", str(config), "--show"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "s3cr3t-token-value-42" not in out
+    assert '"api"' in out
+
+
+def test_the_console_script_module_runs_as_a_subprocess() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "informer_mirror", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert __version__ in result.stdout

@@ -19,6 +19,9 @@ library's own exception type.
     │       ├── KubeForbidden          403: the message names the resource and the missing verb
     │       ├── KubeNotFound           404: the resource type is not served
     │       └── KubeServerError        5xx
+    │           └── KubeResourceVersionTooLarge  504, cause ResourceVersionTooLarge: list at ""
+    ├── QueryError                     a list query that cannot be answered as asked (the API: 400)
+    │   └── SelectorError              a label selector that does not parse (selectors.py)
     └── BackendError                   the database behind the mirror
         ├── TransientBackendError      retry with backoff (connection lost, timeouts, locked)
         └── PermanentBackendError      report, skip the document, count it (too large, unencodable)
@@ -92,6 +95,22 @@ class KubeNotFound(KubeApiError):
 
 class KubeServerError(KubeApiError):
     """5xx from the API server."""
+
+
+class KubeResourceVersionTooLarge(KubeServerError):
+    """504 whose Status cause is ``ResourceVersionTooLarge``: the server has not seen that RV yet
+    (e.g. after an etcd restore). Like an expiry, the reflector then lists with ``RV=""``."""
+
+
+class QueryError(InformerMirrorError):
+    """A query of the mirror that cannot be answered as asked: a label selector that does not
+    parse, an unknown sort field, a page or limit below 1. The caller's fault, so the REST API
+    answers 400 with this message; retrying the same query fails the same way."""
+
+
+class SelectorError(QueryError):
+    """A label or field selector that does not parse, or names a field the kind does not support
+    (the simulated API server answers 400 with it, like the real one)."""
 
 
 class BackendError(InformerMirrorError):

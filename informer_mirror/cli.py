@@ -32,12 +32,12 @@ EXIT_USAGE = 2
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s",
-    )
+def _setup_logging(level: str, fmt: str = "text", *, journal: bool = False) -> None:
+    """Install the one stderr handler (see ``logsetup``); called again with the configuration's
+    ``logging`` section and ``stderr_is_journal(settings.runtime.journal_stream)`` once loaded."""
+    from informer_mirror.logsetup import configure_logging  # noqa: PLC0415 - keep `--help` fast
+
+    configure_logging(level, fmt, journal)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -76,7 +76,10 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
     except ConfigError as e:
-        print(f"{args.config}: {e}", file=sys.stderr)
+        message = str(e)
+        # Field errors name the field, file errors already name the file: add the file once.
+        prefix = "" if message.startswith(str(args.config)) else f"{args.config}: "
+        print(f"{prefix}{message}", file=sys.stderr)
         return EXIT_USAGE
     if args.show:
         import json  # noqa: PLC0415
@@ -84,6 +87,42 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         print(json.dumps(settings.to_public_dict(), indent=2, sort_keys=True))
     else:
         print(f"{args.config}: OK")
+    return EXIT_OK
+
+
+def _cmd_resources(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415 - keep `--help` fast
+
+    from informer_mirror.registry import build_registry  # noqa: PLC0415
+    from informer_mirror.settings import Settings, load_settings  # noqa: PLC0415
+
+    try:
+        settings = load_settings(args.config) if args.config is not None else Settings()
+        registry = build_registry(settings)
+    except ConfigError as e:
+        print(f"{args.config or 'defaults'}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    rows = registry.describe()
+    if args.output == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    header = ("NAME", "APIVERSION", "KIND", "NAMESPACED", "RESYNC", "ICON")
+    table = [header] + [
+        (
+            row["name"],
+            row["apiVersion"],
+            row["kind"],
+            "true" if row["namespaced"] else "false",
+            f"{row['resyncPeriod']:g}s" if row["resyncPeriod"] else "off",
+            row["icon"],
+        )
+        for row in rows
+    ]
+    # the icon goes last: emoji widths differ between terminals and would skew later columns
+    widths = [max(len(line[col]) for line in table) for col in range(len(header) - 1)]
+    for line in table:
+        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+        print("  ".join([*cells, line[-1]]).rstrip())
     return EXIT_OK
 
 
@@ -181,10 +220,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=_cmd_check_config)
 
+    resources = sub.add_parser(
+        "resources",
+        help="print the effective resource registry",
+        description="Print every resource type the configuration mirrors (name, apiVersion, "
+        "kind, namespaced, icon, resync period), after include/exclude and overrides. Without "
+        "--config: the defaults, i.e. every built-in kind. Exit 2 if the configuration is invalid.",
+    )
+    resources.add_argument("--config", type=Path, help="configuration file (YAML)")
+    resources.add_argument(
+        "--output",
+        choices=["table", "json"],
+        default="table",
+        help="table for people (default), json for scripts: a list of objects",
+    )
+    resources.set_defaults(handler=_cmd_resources)
+
     for name, issue, text in (
         ("run", 7, "run the daemon: mirror the cluster and serve the API"),
         ("demo", 7, "mirror a simulated cluster into SQLite and serve the API"),
-        ("resources", 4, "print the effective resource registry"),
     ):
         p = sub.add_parser(name, help=f"{text} (not implemented yet)", description=text)
         p.add_argument("--config", type=Path, help="configuration file (YAML)")

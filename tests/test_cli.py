@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from informer_mirror import __version__
 from informer_mirror.cli import EXIT_OK, EXIT_USAGE, main
+from informer_mirror.kinds import BUILTIN_KINDS
 
 
 def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -36,12 +38,108 @@ def test_no_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> N
     assert "COMMAND" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["run", "demo", "resources"])
+@pytest.mark.parametrize("command", ["run", "demo"])
 def test_unfinished_subcommands_say_so_and_exit_2(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main([command]) == EXIT_USAGE
     assert "not implemented yet" in capsys.readouterr().err
+
+
+def test_resources_without_a_config_prints_every_builtin_kind_as_a_table(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["resources"]) == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["NAME", "APIVERSION", "KIND", "NAMESPACED", "RESYNC", "ICON"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert len(rows) == len(BUILTIN_KINDS)
+    assert rows["deployments"][1:5] == ["apps/v1", "Deployment", "true", "600s"]
+    assert rows["nodes"][1:5] == ["v1", "Node", "false", "600s"]
+
+
+def test_resources_json_lists_the_effective_registry_of_a_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "mirror.yaml"
+    config.write_text(
+        "resources:\n"
+        "  include: [pods, certificates]\n"
+        "  overrides: {pods: {resync_period: 0}}\n"
+        "  custom:\n"
+        "    - {name: certificates, group: cert-manager.io, version: v1, kind: Certificate,\n"
+        "       namespaced: true, icon: C, resync_period: 30,\n"
+        "       fields: {ready: \"status.conditions[?type=='Ready'].status\"}}\n"
+    )
+    assert main(["resources", "--config", str(config), "--output", "json"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out) == [
+        {
+            "name": "pods",
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "namespaced": True,
+            "icon": "🐳",
+            "resyncPeriod": 0,
+        },
+        {
+            "name": "certificates",
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "Certificate",
+            "namespaced": True,
+            "icon": "C",
+            "resyncPeriod": 30,
+        },
+    ]
+
+
+def test_resources_table_shows_a_disabled_resync_as_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "mirror.yaml"
+    config.write_text("resources: {include: [nodes], resync_period: 0}\n")
+    assert main(["resources", "--config", str(config), "--output", "table"]) == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[1].split()[:5] == [
+        "nodes",
+        "v1",
+        "Node",
+        "false",
+        "off",
+    ]
+
+
+def test_resources_with_an_invalid_registry_exits_2_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "resources:\n"
+        "  custom: [{name: status, group: example.com, version: v1, kind: Status,\n"
+        "            namespaced: true}]\n"
+    )
+    assert main(["resources", "--config", str(config)]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "resources.custom[0].name: 'status' collides with the API path /api/v1/status" in (
+        captured.err
+    )
+
+
+def test_resources_with_an_unknown_name_lists_the_known_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("resources: {include: [pod]}\n")
+    assert main(["resources", "--config", str(config)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "resources.include[0]: unknown resource 'pod' (did you mean 'pods'?)" in err
+    assert "known resources: configmaps," in err
+
+
+def test_resources_rejects_an_unknown_output_format(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["resources", "--output", "yaml"])
+    assert exc.value.code == EXIT_USAGE
+    assert "invalid choice: 'yaml'" in capsys.readouterr().err
 
 
 def test_check_config_accepts_a_valid_file(

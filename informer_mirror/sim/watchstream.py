@@ -165,7 +165,17 @@ def serve_watch(
                 return False
             continue
         if work.events:
-            out.chunk(b"".join(event_line(prefix, e) for e in work.events))
+            # Bounded chunks, as for the initial events: the real apiserver flushes after every
+            # event, so a client never meets one multi-megabyte chunk of backlog.
+            batch, size = [], 0
+            for e in work.events:
+                line = event_line(prefix, e)
+                batch.append(line)
+                size += len(line)
+                if size >= _CHUNK_TARGET:
+                    out.chunk(b"".join(batch))
+                    batch, size = [], 0
+            out.chunk(b"".join(batch))
         elif work.end:
             out.end()
             return True

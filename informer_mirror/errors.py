@@ -8,6 +8,7 @@ library's own exception type.
 
     InformerMirrorError
     ├── ConfigError                    bad configuration; the message starts with the field path
+    ├── StartupError                   the daemon cannot start (kubeconfig, backend, port): exit 1
     ├── KubeError                      talking to the Kubernetes API (kube/ raises these)
     │   ├── KubeConnectionError        refused / reset / DNS: retry the watch from the same RV
     │   ├── KubeTimeoutError           read timeout on a stream: a clean re-watch, not a failure
@@ -37,6 +38,12 @@ class InformerMirrorError(Exception):
 class ConfigError(InformerMirrorError):
     """Invalid configuration. The message starts with the dotted field path, e.g.
     ``backend.kind: must be one of mongo, sqlite (got 'postgres')``."""
+
+
+class StartupError(InformerMirrorError):
+    """The daemon cannot start although its configuration is valid: the kubeconfig is missing or
+    unreadable, the backend stayed unreachable through the start-up retries, the API port is
+    taken. ``informer-mirror run`` exits 1, not 2: the cause may go away, so systemd restarts."""
 
 
 class KubeError(InformerMirrorError):

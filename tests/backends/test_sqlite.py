@@ -1,0 +1,167 @@
+"""The SQLite backend's own promises: a durable WAL file, one cluster per file, transient locks,
+many reader threads beside one writer, and breakdowns answered from an index."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from informer_mirror.backends import SqliteBackend, open_backend
+from informer_mirror.backends import sqlite_sql as sql
+from informer_mirror.errors import PermanentBackendError, TransientBackendError
+from informer_mirror.registry import ResourceSpec
+from informer_mirror.settings import ClusterSettings, Settings, SqliteBackendSettings
+from tests.backends.support import CLUSTER, REGISTRY, pod, sqlite_backend, upserts
+
+PODS = REGISTRY["pods"]
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "mirror.db"
+
+
+def test_the_file_is_in_wal_mode_and_keeps_its_documents_across_reopening(path: Path) -> None:
+    backend = sqlite_backend(path)
+    backend.ensure_schema(PODS)
+    backend.apply(PODS, upserts("pods", [pod("a", rv="7"), pod("b", rv="8")]), [])
+    backend.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    reopened = sqlite_backend(path)
+    try:
+        reopened.ensure_schema(PODS)
+        assert reopened.versions(PODS) == {"uid-default-a": "7", "uid-default-b": "8"}
+    finally:
+        reopened.close()
+
+
+def test_a_file_that_mirrors_another_cluster_is_refused(path: Path) -> None:
+    sqlite_backend(path).close()
+    with pytest.raises(PermanentBackendError, match="mirrors cluster 'test-cluster'"):
+        SqliteBackend(path, cluster="another-cluster")
+
+
+def test_a_file_that_is_not_a_database_is_refused(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"this is not a database, " * 100)
+    with pytest.raises(PermanentBackendError):
+        sqlite_backend(path)
+
+
+def test_a_lock_held_by_another_connection_is_a_transient_error(path: Path) -> None:
+    backend = sqlite_backend(path, busy_timeout=0.05)
+    backend.ensure_schema(PODS)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(TransientBackendError, match="locked"):
+            backend.apply(PODS, upserts("pods", [pod("a")]), [])
+        other.execute("ROLLBACK")
+        assert backend.apply(PODS, upserts("pods", [pod("a")]), []).upserted == 1
+    finally:
+        other.close()
+        backend.close()
+
+
+def test_reader_threads_see_whole_batches_while_one_thread_writes(path: Path) -> None:
+    backend = sqlite_backend(path)
+    backend.ensure_schema(PODS)
+    size = 50
+    backend.apply(PODS, upserts("pods", [pod(f"p{i}", rv="0") for i in range(size)]), [])
+    stop = threading.Event()
+    problems: list[str] = []
+    reads = [0] * 4
+
+    def write() -> None:
+        for rv in range(1, 40):
+            batch = upserts("pods", [pod(f"p{i}", rv=str(rv)) for i in range(size)])
+            backend.apply(PODS, batch, [])
+        stop.set()
+
+    def read(slot: int) -> None:
+        while not stop.is_set():
+            result = backend.query(PODS, limit=size)
+            versions = {item["resourceVersion"] for item in result.items}
+            if result.total != size or len(result.items) != size or len(versions) != 1:
+                problems.append(f"total {result.total}, versions {sorted(versions)}")
+            reads[slot] += 1
+
+    threads = [threading.Thread(target=read, args=(n,)) for n in range(4)]
+    threads.append(threading.Thread(target=write))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    backend.close()
+    assert problems == []
+    assert all(n > 0 for n in reads)
+
+
+def test_documents_fill_the_creation_time_and_labels_columns(path: Path) -> None:
+    backend = sqlite_backend(path)
+    backend.ensure_schema(PODS)
+    objects = [pod("a", labels={"app": "web"}, created="2026-02-03T04:05:06Z")]
+    backend.apply(PODS, upserts("pods", objects), [])
+    backend.close()
+    with sqlite3.connect(path) as raw:
+        row = raw.execute("SELECT namespace, name, created, labels FROM pods").fetchone()
+    assert row == ("default", "a", "2026-02-03T04:05:06Z", '{"app":"web"}')
+
+
+def test_a_breakdown_reads_an_index_and_never_the_documents(path: Path) -> None:
+    backend = sqlite_backend(path)
+    backend.ensure_schema(PODS)
+    backend.close()
+    layout = sql.table_layout(PODS.collection, PODS.indexes)
+    with sqlite3.connect(path) as raw:
+        for field in ("phase", "nodeName"):
+            statement = sql.group_sql(layout, field, in_namespace=False)
+            plan = " ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {statement}"))
+            assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
+
+
+def test_a_new_index_in_the_configuration_is_added_to_an_existing_table(path: Path) -> None:
+    backend = sqlite_backend(path)
+    backend.ensure_schema(PODS)
+    backend.apply(PODS, upserts("pods", [pod("a"), pod("b", phase="Pending")]), [])
+    wider = ResourceSpec(
+        name="pods",
+        group="",
+        version="v1",
+        kind="Pod",
+        namespaced=True,
+        transformer=PODS.transformer,
+        indexes=(*PODS.indexes, ("qosClass", "phase")),
+    )
+    backend.ensure_schema(wider)
+    assert backend.count(wider) == 2
+    backend.close()
+    with sqlite3.connect(path) as raw:
+        indexes = {row[1] for row in raw.execute("PRAGMA index_list(pods)")}
+    assert {
+        "pods__namespace_name",
+        "pods__name",
+        "pods__created",
+        "pods__ix__namespace__f_phase",
+        "pods__ix__f_nodeName__f_phase",
+        "pods__ix__f_qosClass__f_phase",
+    } <= indexes
+
+
+def test_open_backend_opens_the_configured_file_for_the_configured_cluster(path: Path) -> None:
+    settings = Settings(
+        cluster=ClusterSettings(name=CLUSTER), backend=SqliteBackendSettings(path=path)
+    )
+    backend = open_backend(settings)
+    try:
+        assert isinstance(backend, SqliteBackend)
+        assert backend.kind == "sqlite"
+        assert backend.describe() == f"sqlite:{path}"
+        backend.ping()
+    finally:
+        backend.close()
+    assert path.exists()

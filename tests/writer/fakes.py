@@ -1,0 +1,165 @@
+"""Fakes at the writer's own seams: a Backend wrapper that counts and injects outages, a resource
+source (what an Informer offers the writer), a metrics recorder, and fast retry policies."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from informer_mirror.backends import (
+    ApplyResult,
+    Backend,
+    Delete,
+    FieldComparison,
+    GroupCount,
+    QueryResult,
+    Upsert,
+)
+from informer_mirror.errors import TransientBackendError
+from informer_mirror.informer.store import Store
+from informer_mirror.informer.workqueue import WorkQueue
+from informer_mirror.registry import ResourceSpec
+from informer_mirror.retry import BackoffPolicy, BreakerPolicy
+from informer_mirror.settings import WriterSettings
+from informer_mirror.writer import BatchWriter
+from tests.backends.support import CLUSTER, REGISTRY
+
+FAST_BACKOFF = BackoffPolicy(initial=0.001, cap=0.01)
+FAST_BREAKER = BreakerPolicy(max_failures=3, base_delay=0.01, max_delay=0.05)
+FAST_SETTINGS = WriterSettings(batch_size=50, flush_interval=0.01, drain_timeout=10.0)
+
+
+class FaultyBackend:
+    """A real backend behind a switch: while ``down`` is set every call fails transiently.
+    Counts what reaches the real backend, per resource and operation."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.down = threading.Event()
+        self._lock = threading.Lock()
+        self.sent: Counter[tuple[str, str]] = Counter()
+        self.failures = 0
+        self.apply_calls = 0
+
+    def _check(self) -> None:
+        if self.down.is_set():
+            with self._lock:
+                self.failures += 1
+            raise TransientBackendError("injected outage")
+
+    def written(self, operation: str) -> int:
+        """Documents sent to the real backend by ``operation`` (upsert, delete), all resources."""
+        with self._lock:
+            return sum(n for (_, op), n in self.sent.items() if op == operation)
+
+    @property
+    def kind(self) -> str:
+        return self.inner.kind
+
+    def describe(self) -> str:
+        return f"faulty {self.inner.describe()}"
+
+    def ensure_schema(self, spec: ResourceSpec) -> None:
+        self._check()
+        self.inner.ensure_schema(spec)
+
+    def apply(
+        self, spec: ResourceSpec, upserts: Sequence[Upsert], deletes: Sequence[Delete]
+    ) -> ApplyResult:
+        self._check()
+        with self._lock:
+            self.apply_calls += 1
+            self.sent[(spec.name, "upsert")] += len(upserts)
+            self.sent[(spec.name, "delete")] += len(deletes)
+        return self.inner.apply(spec, upserts, deletes)
+
+    def versions(self, spec: ResourceSpec) -> dict[str, str]:
+        self._check()
+        return self.inner.versions(spec)
+
+    def query(self, spec: ResourceSpec, **kw: Any) -> QueryResult:
+        self._check()
+        return self.inner.query(spec, **kw)
+
+    def get(self, spec: ResourceSpec, uid: str) -> dict[str, Any] | None:
+        self._check()
+        return self.inner.get(spec, uid)
+
+    def count(self, spec: ResourceSpec, *, namespace: str | None = None) -> int:
+        self._check()
+        return self.inner.count(spec, namespace=namespace)
+
+    def counts(self) -> dict[str, int]:
+        self._check()
+        return self.inner.counts()
+
+    def group_counts(
+        self, spec: ResourceSpec, field: str | FieldComparison, *, namespace: str | None = None
+    ) -> list[GroupCount]:
+        self._check()
+        return self.inner.group_counts(spec, field, namespace=namespace)
+
+    def ping(self) -> None:
+        self._check()
+        self.inner.ping()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class Source:
+    """What the writer reads from an Informer: its Store and whether it has synced."""
+
+    def __init__(self, store: Store, *, synced: bool = False) -> None:
+        self.store = store
+        self.has_synced = synced
+
+
+class RecordingMetrics:
+    """A WriterMetrics that remembers every call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.flushes: list[int] = []
+        self.written: Counter[tuple[str, str]] = Counter()
+        self.errors: Counter[str] = Counter()
+
+    def on_flush(self, *, keys: int, seconds: float) -> None:
+        assert seconds >= 0
+        with self._lock:
+            self.flushes.append(keys)
+
+    def on_written(self, *, resource: str, operation: str, count: int) -> None:
+        with self._lock:
+            self.written[(resource, operation)] += count
+
+    def on_error(self, *, reason: str) -> None:
+        with self._lock:
+            self.errors[reason] += 1
+
+
+def make_writer(
+    backend: Backend,
+    sources: dict[str, Source],
+    queue: WorkQueue[Any],
+    *,
+    specs: Iterable[ResourceSpec] | None = None,
+    **kw: Any,
+) -> BatchWriter:
+    """A BatchWriter with fast retries and short batches, over ``sources``' resources."""
+    options: dict[str, Any] = {
+        "settings": FAST_SETTINGS,
+        "backoff": FAST_BACKOFF,
+        "breaker": FAST_BREAKER,
+    }
+    options.update(kw)
+    return BatchWriter(
+        backend=backend,
+        queue=queue,
+        specs=specs if specs is not None else [REGISTRY[name] for name in sources],
+        sources=sources,
+        cluster=CLUSTER,
+        **options,
+    )

@@ -13,7 +13,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
-## demo: run the simulated cluster (and, once the daemon lands, mirror it and serve the API)
+## demo: mirror a simulated cluster (with churn) into SQLite, serve the API on 127.0.0.1:8080
 demo: $(STAMP)
 	$(BIN)/informer-mirror demo
 

@@ -5,8 +5,9 @@ function that turns arguments into calls on the package and returns an exit code
 
 * 0 success, 1 a runtime failure, 2 bad usage or invalid configuration (as argparse does).
 
-Runs on the main thread; long-running subcommands (``sim``) block until SIGINT/SIGTERM sets their
-stop event, then shut down cleanly and return 0.
+Runs on the main thread; long-running subcommands (``sim``, ``run``, ``demo``) block until
+SIGINT/SIGTERM sets their stop event, then shut down cleanly and return 0. A fatal error of
+``run`` or ``demo`` prints one line (its traceback only with ``--debug``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -126,15 +128,65 @@ def _cmd_resources(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _not_implemented(name: str, issue: int) -> Handler:
-    def _handler(_args: argparse.Namespace) -> int:
-        print(
-            f"informer-mirror {name}: not implemented yet (tracked in issue {issue})",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+def _fatal(text: str) -> None:
+    """The one line a fatal error prints (a multi-line library message is folded into it)."""
+    print(f"informer-mirror: {' '.join(text.split())}", file=sys.stderr)
 
-    return _handler
+
+def _guarded(args: argparse.Namespace, body: Callable[[], int]) -> int:
+    """Run a long-running subcommand: a fatal error is ONE line on stderr and an exit code (2 for
+    the configuration, 1 otherwise), with the traceback before it only under ``--debug``."""
+    config: Path | None = getattr(args, "config", None)
+    error: Exception
+    try:
+        return body()
+    except ConfigError as e:
+        message = str(e)
+        if config is not None and not message.startswith(str(config)):
+            message = f"{config}: {message}"
+        error, code, text = e, EXIT_USAGE, message
+    except InformerMirrorError as e:
+        error, code, text = e, EXIT_FAILURE, str(e)
+    except Exception as e:  # noqa: BLE001 - a bug: still one line, the traceback on request
+        hint = "" if args.debug else " (run with --debug for the traceback)"
+        error, code, text = e, EXIT_FAILURE, f"unexpected error: {type(e).__name__}: {e}{hint}"
+    if args.debug:
+        traceback.print_exception(error)
+    _fatal(text)
+    return code
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from informer_mirror.daemon import run_daemon  # noqa: PLC0415 - keep `--help` fast
+    from informer_mirror.logsetup import stderr_is_journal  # noqa: PLC0415
+    from informer_mirror.settings import DEFAULT_CONFIG_PATH, load_settings  # noqa: PLC0415
+
+    if args.config is None:
+        args.config = DEFAULT_CONFIG_PATH
+
+    def body() -> int:
+        settings = load_settings(args.config)
+        _setup_logging(
+            args.log_level or settings.logging.level,
+            settings.logging.format,
+            journal=stderr_is_journal(settings.runtime.journal_stream),
+        )
+        return run_daemon(settings, stop=_stop_on_signals())
+
+    return _guarded(args, body)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from informer_mirror.demo import DemoOptions, run_demo  # noqa: PLC0415 - keep `--help` fast
+
+    options = DemoOptions(
+        port=args.port,
+        objects=args.objects,
+        churn=args.churn,
+        data_dir=args.data_dir,
+        seed=args.seed,
+    )
+    return _guarded(args, lambda: run_demo(options, stop=_stop_on_signals(), out=sys.stdout))
 
 
 def _positive_int(text: str) -> int:
@@ -168,10 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--log-level",
-        default="INFO",
+        default=None,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         type=str.upper,
-        help="log verbosity on stderr (default: INFO)",
+        help="log verbosity on stderr (default: INFO, or for run the configuration's "
+        "logging.level)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -236,20 +289,64 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resources.set_defaults(handler=_cmd_resources)
 
-    for name, issue, text in (
-        ("run", 7, "run the daemon: mirror the cluster and serve the API"),
-        ("demo", 7, "mirror a simulated cluster into SQLite and serve the API"),
-    ):
-        p = sub.add_parser(name, help=f"{text} (not implemented yet)", description=text)
-        p.add_argument("--config", type=Path, help="configuration file (YAML)")
-        p.set_defaults(handler=_not_implemented(name, issue))
+    run = sub.add_parser(
+        "run",
+        help="run the daemon: mirror the cluster and serve the API",
+        description="Mirror the configured resources of the cluster into the backend and serve "
+        "them over REST until SIGTERM/SIGINT (then drain queued writes and exit 0). Tells "
+        "systemd READY=1 once the first full sync is written. Exit 2: invalid configuration; "
+        "exit 1: the kubeconfig is missing, the backend stays unreachable, the port is taken.",
+    )
+    run.add_argument(
+        "--config",
+        type=Path,
+        help="configuration file (YAML; default: /etc/informer-mirror/informer-mirror.yaml)",
+    )
+    run.add_argument(
+        "--debug", action="store_true", help="print the traceback of a fatal error too"
+    )
+    run.set_defaults(handler=_cmd_run)
+
+    demo = sub.add_parser(
+        "demo",
+        help="mirror a simulated cluster into SQLite and serve the API",
+        description="Start a simulated Kubernetes cluster in this process (with churn), mirror "
+        "it into SQLite under DATA_DIR and serve the API on 127.0.0.1:PORT until Ctrl-C. Needs "
+        "nothing but this package.",
+    )
+    demo.add_argument(
+        "--port", type=_port, default=8080, help="API port on 127.0.0.1 (default: 8080; 0: any)"
+    )
+    demo.add_argument(
+        "--objects",
+        type=_positive_int,
+        default=500,
+        help="objects in the simulated cluster (default: 500)",
+    )
+    demo.add_argument(
+        "--churn",
+        type=_non_negative_float,
+        default=5.0,
+        help="cluster changes per second (default: 5; 0: none)",
+    )
+    demo.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("demo-data"),
+        help="where the SQLite file and the kubeconfig go (default: ./demo-data)",
+    )
+    demo.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    demo.add_argument(
+        "--debug", action="store_true", help="print the traceback of a fatal error too"
+    )
+    demo.set_defaults(handler=_cmd_demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``informer-mirror`` console script."""
     args = build_parser().parse_args(argv)
-    _setup_logging(args.log_level)
+    _setup_logging(args.log_level or "INFO")
     handler: Handler = args.handler
     try:
         return handler(args)

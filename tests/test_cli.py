@@ -1,4 +1,5 @@
-"""The ``informer-mirror`` command line: version, help, exit codes, check-config, placeholders."""
+"""The ``informer-mirror`` command line: version, help, exit codes, check-config, run and demo's
+argument and configuration errors (the daemon itself: ``tests/e2e``)."""
 
 from __future__ import annotations
 
@@ -38,12 +39,48 @@ def test_no_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> N
     assert "COMMAND" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["run", "demo"])
-def test_unfinished_subcommands_say_so_and_exit_2(
-    command: str, capsys: pytest.CaptureFixture[str]
+def test_run_with_an_unreadable_config_exits_2_with_one_line_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([command]) == EXIT_USAGE
-    assert "not implemented yet" in capsys.readouterr().err
+    missing = tmp_path / "nope.yaml"
+    assert main(["run", "--config", str(missing)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err == (
+        f"informer-mirror: {missing}: cannot read the configuration: No such file or directory\n"
+    )
+
+
+def test_run_with_an_invalid_config_names_the_file_and_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("resources: {include: [pod]}\n")
+    assert main(["run", "--config", str(config)]) == EXIT_USAGE
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(
+        f"informer-mirror: {config}: resources.include[0]: unknown resource 'pod'"
+    )
+
+
+def test_run_with_debug_prints_the_traceback_before_the_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("writer: {batch_size: 0}\n")
+    assert main(["run", "--config", str(config), "--debug"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert err.splitlines()[-1] == (
+        f"informer-mirror: {config}: writer.batch_size: must be > 0 (got 0)"
+    )
+
+
+def test_demo_rejects_a_port_out_of_range(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--port", "70000"])
+    assert exc.value.code == EXIT_USAGE
+    assert "must be 0-65535" in capsys.readouterr().err
 
 
 def test_resources_without_a_config_prints_every_builtin_kind_as_a_table(

@@ -1,0 +1,498 @@
+"""The benchmark suite behind ``python -m bench``: every scenario, mirror and naive baseline side by
+side in one run, against the same simulated cluster over real HTTP, into SQLite files.
+
+Processes (``spawn``, so heaps and GILs do not mix): one simulated cluster per cluster size
+(populated once, driven through a pipe), and per approach one client process that lives through
+the scenarios in order, then one more for the warm restart:
+
+0. the ceiling: a bare paginated list of the sim's Pods (no processing, nothing kept), i.e. how
+   fast the simulated API server itself serves them on this machine;
+1. initial sync: from start until every Pod of the first list is in the backend (the mirror:
+   ``BatchWriter.first_full_sync_flushed``; the baseline: its last upsert), objects/s; resident
+   memory growth per mirrored object (RSS after ``gc.collect()``, before start vs. after sync);
+2. sustained churn: the client's watch is held (the sim's stall fault) while ``events`` distinct
+   Pods are updated once each, then released: events/s from the release until the backend holds
+   the last of them (each write is timed by resourceVersion at the backend seam);
+3. latency: ``paced`` distinct Pods updated at ``rate`` events/s; per event, the time from the
+   sim's update to the backend acknowledging the write carrying that resourceVersion (the clocks
+   are ``CLOCK_MONOTONIC``, shared by processes on one machine); p50 and p99;
+4. the longest GC pause over the whole client run (``gc.callbacks``; forced collections of the
+   RSS probe excluded), and how many collections ran;
+5. warm restart with nothing changed: a fresh client on the same SQLite file: seconds until the
+   first full list is mirrored and how many documents it wrote; with ``--profile`` one more
+   initial sync of the mirror into a new file under a sampling profiler (not the timed one);
+6. REST: ``bench.api_throughput``'s single GET and 100-item page over HTTP, beside the direct
+   backend query (the API has no naive twin: the old system had no API).
+
+Reuses ``bench.baseline`` (the naive old system), ``bench.sync_throughput`` (backend opening, the
+sampling profiler), ``bench.listwatch`` (the RSS probe) and ``bench.api_throughput``.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import multiprocessing as mp
+import random
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+NAMESPACES = [f"team-{i:02d}" for i in range(40)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """What one run measures."""
+
+    sizes: tuple[int, ...]
+    """Cluster sizes in Pods; the mirror runs at each."""
+    naive_max: int
+    """The baseline runs only at sizes up to this (it is ~40x slower)."""
+    events: int
+    """Distinct Pods updated in the sustained-churn burst."""
+    paced: int
+    """Events sent at ``rate`` for the latency scenario."""
+    rate: float
+    """Events/s of the latency scenario."""
+    api_docs: int
+    api_requests: int
+    api_clients: int
+    profile: bool
+    seed: int = 7
+
+
+# ---- the simulated cluster (child process) ---------------------------------------------------
+
+
+def _sim_main(conn: Connection, pods: int, history: int, seed: int) -> None:
+    from informer_mirror.sim import start_sim  # noqa: PLC0415 - child process only
+    from informer_mirror.sim.objects_pods import make_pod  # noqa: PLC0415
+    from informer_mirror.sim.state import ClusterState  # noqa: PLC0415
+
+    rng = random.Random(seed)
+    state = ClusterState(history_size=history)
+    for ns in NAMESPACES:
+        state.create("namespaces", {"metadata": {"name": ns}})
+    templates = []
+    for i in range(200):  # realistic Pods (4-8 KB of JSON), then copies under new names
+        pod = make_pod(rng, namespace=NAMESPACES[i % 40], name=f"t-{i}", node_name=f"node-{i % 50}")
+        pod["metadata"].pop("generateName", None)
+        templates.append(json.dumps(pod))
+    for i in range(pods):
+        pod = json.loads(templates[i % len(templates)])
+        pod["metadata"]["name"] = f"pod-{i:06d}"
+        pod["metadata"]["namespace"] = NAMESPACES[i % 40]
+        state.create("pods", pod)
+    sim = start_sim(state=state, bookmark_interval=60.0)
+    serial = 0
+
+    def touch(pod: dict[str, Any]) -> str:
+        nonlocal serial
+        serial += 1
+        pod["metadata"].setdefault("labels", {})["bench-serial"] = str(serial)
+        return str(state.update("pods", pod)["metadata"]["resourceVersion"])
+
+    conn.send("ready")
+    try:
+        while True:
+            command, arg = conn.recv()
+            if command == "kubeconfig":
+                conn.send(str(sim.write_kubeconfig(Path(tempfile.mkdtemp()) / "kubeconfig")))
+            elif command == "stall":
+                sim.faults.stall_watches(new_watches=True)
+                conn.send("ok")
+            elif command == "unstall":
+                sim.faults.unstall_watches()
+                conn.send("ok")
+            elif command == "rv":
+                conn.send(state.resource_version)
+            elif command == "churn":  # `arg` distinct Pods, once each, as fast as the sim can
+                chosen = rng.sample(state.list_objects("pods"), arg)
+                started = time.perf_counter()
+                for pod in chosen:
+                    touch(pod)
+                conn.send(time.perf_counter() - started)
+            elif command == "paced":  # (n, rate): n distinct Pods at `rate`/s; {rv: sent at}
+                n, rate = arg
+                chosen = rng.sample(state.list_objects("pods"), n)
+                sent: dict[str, float] = {}
+                start = time.monotonic()
+                for i, pod in enumerate(chosen):
+                    delay = start + i / rate - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    rv = touch(pod)
+                    sent[rv] = time.monotonic()
+                conn.send(sent)
+            else:
+                break
+    finally:
+        sim.stop()
+
+
+# ---- what every client process shares ---------------------------------------------------------
+
+
+class Recorder:
+    """Times the backend writes of resourceVersions above a base, until ``count`` have landed."""
+
+    def __init__(self) -> None:
+        self._base: int | None = None
+        self._count = 0
+        self.times: dict[str, float] = {}
+        self.done = threading.Event()
+
+    def arm(self, base: int, count: int) -> None:
+        self.times = {}
+        self._count = count
+        self.done.clear()
+        self._base = base
+
+    def record(self, rv: str, now: float) -> None:
+        base = self._base
+        if base is not None and int(rv) > base and rv not in self.times:
+            self.times[rv] = now
+            if len(self.times) >= self._count:
+                self._base = None
+                self.done.set()
+
+
+class GcWatch:
+    """The longest garbage-collection pause (``gc.callbacks``), forced collections excluded."""
+
+    def __init__(self) -> None:
+        self.max_s = 0.0
+        self.collections = 0
+        self.paused = False
+        self._started = 0.0
+
+    def __call__(self, phase: str, _info: dict[str, Any]) -> None:
+        if self.paused:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.collections += 1
+            self.max_s = max(self.max_s, time.perf_counter() - self._started)
+
+    def rss(self) -> int:
+        from bench.listwatch import _rss  # noqa: PLC0415 - reuse the probe (private there)
+
+        self.paused = True
+        try:
+            return _rss()
+        finally:
+            self.paused = False
+
+
+class _RecordingBackend:
+    """The mirror's backend, timing each acknowledged upsert by resourceVersion and counting
+    writes (a seam wrapper: the writer sees the Backend protocol)."""
+
+    def __init__(self, inner: Any, recorder: Recorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+        self.written = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def apply(self, spec: Any, upserts: Any, deletes: Any) -> Any:
+        result = self._inner.apply(spec, upserts, deletes)
+        now = time.monotonic()
+        self.written += len(upserts) + len(deletes)
+        for upsert in upserts:
+            self._recorder.record(upsert.resource_version, now)
+        return result
+
+
+def _serve_commands(conn: Connection, recorder: Recorder, gcw: GcWatch) -> None:
+    """The scenario protocol after the initial sync: arm, wait, stop."""
+    while True:
+        command, arg = conn.recv()
+        if command == "arm":
+            recorder.arm(*arg)
+            conn.send("armed")
+        elif command == "wait":
+            ok = recorder.done.wait(600)
+            times = recorder.times
+            conn.send(
+                {
+                    "ok": ok,
+                    "last": max(times.values(), default=0.0),
+                    "times": times if arg else None,
+                }
+            )
+        else:
+            conn.send({"gc_max_ms": gcw.max_s * 1000, "gc_collections": gcw.collections})
+            return
+
+
+# ---- the mirror (child process) ---------------------------------------------------------------
+
+
+def _mirror_client(conn: Connection, kubeconfig: str, where: str, mode: str, profile: bool) -> None:
+    from bench.sync_throughput import _open_backend, _Sampler  # noqa: PLC0415 - reuse
+    from informer_mirror.informer.informer import Informer  # noqa: PLC0415
+    from informer_mirror.informer.workqueue import WorkQueue  # noqa: PLC0415
+    from informer_mirror.kube import ApiResource, KubeClient, KubeListerWatcher  # noqa: PLC0415
+    from informer_mirror.registry import build_registry  # noqa: PLC0415
+    from informer_mirror.settings import ClusterSettings, Settings  # noqa: PLC0415
+    from informer_mirror.writer import BatchWriter  # noqa: PLC0415
+
+    gcw = GcWatch()
+    gc.callbacks.append(gcw)
+    recorder = Recorder()
+    registry = build_registry(Settings(cluster=ClusterSettings(name="bench")))
+    spec = registry["pods"]
+    backend = _RecordingBackend(_open_backend("sqlite", where), recorder)
+    client = KubeClient.from_kubeconfig(kubeconfig)
+    queue: WorkQueue[Any] = WorkQueue(name="mirror")
+    informer = Informer(
+        name="pods",
+        lister_watcher=KubeListerWatcher(client, ApiResource.from_kind(spec.kind_info)),
+        queue=queue,
+        transform=registry.transform_for("pods"),
+        resource_version="",
+    )
+    writer = BatchWriter(
+        backend=backend,  # a seam wrapper with the Backend methods
+        queue=queue,
+        specs=[spec],
+        sources={"pods": informer},
+        cluster="bench",
+    )
+    rss0 = gcw.rss()
+    sampler = _Sampler() if profile else None
+    started = time.perf_counter()
+    if sampler is not None:
+        sampler.start()
+    writer.start()
+    informer.start()
+    assert informer.wait_for_sync(3600)
+    while not writer.first_full_sync_flushed:
+        time.sleep(0.002)
+    sync_s = time.perf_counter() - started
+    report = sampler.stop() if sampler is not None else ""
+    objects = len(informer.store)
+    conn.send(
+        {
+            "sync_s": sync_s,
+            "objects": objects,
+            "written": backend.written,
+            "rss_per_obj": (gcw.rss() - rss0) / max(objects, 1),
+            "profile": report,
+        }
+    )
+    if mode == "full":
+        _serve_commands(conn, recorder, gcw)
+    informer.stop()
+    informer.join(10)
+    writer.stop(drain_timeout=5)
+    client.close()
+
+
+# ---- the naive baseline (child process) -------------------------------------------------------
+
+
+def _naive_client(conn: Connection, kubeconfig: str, where: str, mode: str, _profile: bool) -> None:
+    from bench.baseline import NaiveMirror  # noqa: PLC0415
+
+    gcw = GcWatch()
+    gc.callbacks.append(gcw)
+    recorder = Recorder()
+    naive = NaiveMirror(kubeconfig, "sqlite", where)
+    rss0 = gcw.rss()
+    started = time.perf_counter()
+    list_rv = naive.initial_sync()
+    sync_s = time.perf_counter() - started
+    conn.send(
+        {
+            "sync_s": sync_s,
+            "objects": naive.sink.writes,
+            "written": naive.sink.writes,
+            "rss_per_obj": (gcw.rss() - rss0) / max(naive.sink.writes, 1),
+            "profile": "",
+        }
+    )
+    if mode == "full":
+
+        def on_written(rv: str) -> bool:
+            recorder.record(rv, time.monotonic())
+            return True
+
+        def watch_until_closed() -> None:
+            try:
+                naive.run_watch(list_rv, on_written)
+            except Exception:  # the sim closing the stream at the end of the run
+                return
+
+        watch = threading.Thread(target=watch_until_closed, name="naive-watch", daemon=True)
+        watch.start()
+        _serve_commands(conn, recorder, gcw)
+        naive.stop_watch()  # the watch thread is a daemon: the process ends with it
+    naive.sink.close()
+
+
+CLIENTS = {"mirror": _mirror_client, "naive": _naive_client}
+
+
+# ---- orchestration ----------------------------------------------------------------------------
+
+
+class _Peer:
+    """A child process behind a pipe: ``call(command, arg)`` sends and waits for the answer."""
+
+    def __init__(self, ctx: Any, target: Any, *args: Any) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=target, args=(child, *args))
+        self.proc.start()
+
+    def recv(self, timeout: float = 3600) -> Any:
+        if not self.conn.poll(timeout):
+            raise SystemExit(f"{self.proc.name} did not answer within {timeout:.0f} s")
+        return self.conn.recv()
+
+    def call(self, command: str, arg: Any = None) -> Any:
+        self.conn.send((command, arg))
+        return self.recv()
+
+    def close(self) -> None:
+        self.proc.join(60)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+
+
+def run_approach(
+    ctx: Any, sim: _Peer, approach: str, pods: int, plan: Plan, log: Any
+) -> dict[str, Any]:
+    """Every pipeline scenario for one approach against the running sim; one result row."""
+    kubeconfig = sim.call("kubeconfig")
+    where = str(Path(tempfile.mkdtemp(prefix=f"bench-{approach}-")) / "mirror.db")
+    sim.call("stall")  # hold the client's watch until the burst is made
+    client = _Peer(ctx, CLIENTS[approach], kubeconfig, where, "full", False)
+    synced = client.recv()
+    log(f"  {approach:<6} {pods} Pods: initial sync {synced['sync_s']:.2f} s")
+    events = min(plan.events, pods)
+    client.call("arm", (sim.call("rv"), events))
+    churn_s = sim.call("churn", events)
+    released = time.monotonic()
+    sim.call("unstall")
+    burst = client.call("wait", False)
+    events_s = burst["last"] - released
+    log(f"  {approach:<6} {events} events in {events_s:.2f} s")
+    paced = min(plan.paced, pods)
+    client.call("arm", (sim.call("rv"), paced))
+    sent = sim.call("paced", (paced, plan.rate))
+    timed = client.call("wait", True)
+    latencies = [timed["times"][rv] - at for rv, at in sent.items() if rv in timed["times"]]
+    ended = client.call("stop")
+    client.close()
+    restarted = _Peer(ctx, CLIENTS[approach], kubeconfig, where, "restart", False)
+    again = restarted.recv()
+    restarted.close()
+    log(f"  {approach:<6} warm restart {again['sync_s']:.2f} s, {again['written']} written")
+    profile = ""
+    if plan.profile and approach == "mirror":  # a separate run: the sampler costs CPU
+        fresh = str(Path(tempfile.mkdtemp(prefix="bench-profile-")) / "mirror.db")
+        profiled = _Peer(ctx, CLIENTS[approach], kubeconfig, fresh, "sync", True)
+        profile = profiled.recv()["profile"]
+        profiled.close()
+    return {
+        "approach": approach,
+        "pods": pods,
+        "sync_s": synced["sync_s"],
+        "sync_objects_per_s": synced["objects"] / synced["sync_s"],
+        "rss_kib_per_object": synced["rss_per_obj"] / 1024,
+        "events": events,
+        "events_ok": burst["ok"],
+        "events_s": events_s,
+        "events_per_s": events / events_s,
+        "sim_churn_events_per_s": events / churn_s,
+        "latency_rate": plan.rate,
+        "latency_events": len(latencies),
+        "latency_ok": timed["ok"],
+        "latency_p50_s": _percentile(latencies, 0.5),
+        "latency_p99_s": _percentile(latencies, 0.99),
+        "latency_max_s": max(latencies, default=float("nan")),
+        "gc_max_pause_ms": ended["gc_max_ms"],
+        "gc_collections": ended["gc_collections"],
+        "restart_ready_s": again["sync_s"],
+        "restart_written": again["written"],
+        "profile": profile,
+    }
+
+
+def sim_ceiling(sim: _Peer) -> float:
+    """Objects/s of a bare paginated list of the sim's Pods (http.client + orjson, nothing
+    kept): what the simulated API server itself can serve, the ceiling of any initial sync."""
+    import http.client  # noqa: PLC0415
+    from urllib.parse import quote, urlsplit  # noqa: PLC0415
+
+    import orjson  # noqa: PLC0415
+    import yaml  # noqa: PLC0415
+
+    with open(sim.call("kubeconfig"), encoding="utf-8") as f:
+        server = urlsplit(yaml.safe_load(f)["clusters"][0]["cluster"]["server"])
+    conn = http.client.HTTPConnection(server.hostname or "127.0.0.1", server.port, timeout=600)
+    started = time.perf_counter()
+    token, objects = "", 0
+    while True:
+        conn.request(
+            "GET", "/api/v1/pods?limit=500" + (f"&continue={quote(token)}" if token else "")
+        )
+        page = orjson.loads(conn.getresponse().read())
+        objects += len(page["items"])
+        token = page["metadata"].get("continue") or ""
+        if not token:
+            break
+    conn.close()
+    return objects / (time.perf_counter() - started)
+
+
+def run_pipeline(plan: Plan, log: Any) -> list[dict[str, Any]]:
+    ctx = mp.get_context("spawn")
+    rows = []
+    for pods in plan.sizes:
+        started = time.perf_counter()
+        history = plan.events + plan.paced + 10_000
+        sim = _Peer(ctx, _sim_main, pods, history, plan.seed)
+        sim.recv()
+        log(f"cluster of {pods} Pods populated in {time.perf_counter() - started:.1f} s")
+        try:
+            ceiling = sim_ceiling(sim)
+            log(f"  sim    bare paginated list: {ceiling:.0f} objects/s")
+            for approach in ("mirror", "naive"):
+                if approach == "naive" and pods > plan.naive_max:
+                    continue
+                rows.append(run_approach(ctx, sim, approach, pods, plan, log))
+                rows[-1]["sim_list_objects_per_s"] = ceiling
+        finally:
+            sim.conn.send(("stop", None))
+            sim.close()
+    return rows
+
+
+def run_api(plan: Plan, log: Any) -> list[dict[str, Any]]:
+    from bench import api_throughput  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "mirror.db"
+        uids, seconds, _size = api_throughput.build_mirror(path, plan.api_docs)
+        log(f"REST: {plan.api_docs} documents written in {seconds:.1f} s")
+        rows = api_throughput.measure(
+            path, uids, plan.api_docs, plan.api_requests, plan.api_clients
+        )
+    for row in rows:
+        row["docs"] = plan.api_docs
+    return rows

@@ -73,10 +73,14 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
+    from informer_mirror.registry import build_registry  # noqa: PLC0415
     from informer_mirror.settings import load_settings  # noqa: PLC0415
 
     try:
         settings = load_settings(args.config)
+        # The registry validates what settings alone cannot: resource names, custom resources'
+        # field paths, collisions with API paths. `run` would reject those; so must we.
+        build_registry(settings)
     except ConfigError as e:
         message = str(e)
         # Field errors name the field, file errors already name the file: add the file once.

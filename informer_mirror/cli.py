@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from informer_mirror import __version__
+from informer_mirror import __version__, gctuning
 from informer_mirror.errors import ConfigError, InformerMirrorError
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             settings.logging.format,
             journal=stderr_is_journal(settings.runtime.journal_stream),
         )
+        gctuning.tune_process()  # this process is the daemon's: its collector is ours to tune
         return run_daemon(settings, stop=_stop_on_signals())
 
     return _guarded(args, body)
@@ -190,6 +191,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         seed=args.seed,
     )
+    gctuning.tune_process()
     return _guarded(args, lambda: run_demo(options, stop=_stop_on_signals(), out=sys.stdout))
 
 

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import orjson
 import urllib3
 
+from informer_mirror import gctuning
 from informer_mirror.errors import KubeConnectionError, KubeDecodeError, KubeError
 from informer_mirror.kinds import KindInfo
 from informer_mirror.kube.client import (
@@ -213,7 +214,8 @@ class WatchStream:
 
     def _decode(self, line: bytes) -> WatchEvent | MalformedEvent:
         try:
-            event = orjson.loads(line)
+            with gctuning.paused():
+                event = orjson.loads(line)
         except orjson.JSONDecodeError as e:
             return MalformedEvent(f"not JSON: {e}", line[:_MAX_LOGGED_LINE])
         if not isinstance(event, dict):
@@ -331,7 +333,8 @@ class KubeListerWatcher:
 
     def _parse_list(self, body: bytes) -> ListPage:
         try:
-            doc = orjson.loads(body)
+            with gctuning.paused():  # a page allocates ~250 containers per Pod (gctuning.py)
+                doc = orjson.loads(body)
         except orjson.JSONDecodeError as e:
             raise KubeDecodeError(f"list {self._resource.name}: response is not JSON: {e}") from e
         if not isinstance(doc, dict):

@@ -87,6 +87,32 @@ def test_list_items_get_kind_and_api_version_from_the_list(tmp_path: Path) -> No
     assert server.requests[0].query == {"resourceVersion": "0", "limit": "500"}
 
 
+def test_built_in_kinds_decode_without_managed_fields_and_custom_resources_whole(
+    tmp_path: Path,
+) -> None:
+    managed = [{"manager": "kubectl", "operation": "Apply", "fieldsV1": {"f:spec": {}}}]
+    item = {"metadata": {"name": "a", "uid": "u", "managedFields": managed}, "extra": 1}
+    body = orjson.dumps({"metadata": {"resourceVersion": "9"}, "items": [item]})
+    widgets = ApiResource(
+        group="example.com", version="v1", plural="widgets", kind="Widget", namespaced=True
+    )
+    # same path as Pods, another kind: not the built-in one
+    impostor = ApiResource(group="", version="v1", plural="pods", kind="Imp", namespaced=True)
+    assert PODS.builtin
+    assert not widgets.builtin
+    assert not impostor.builtin
+    pages = {}
+    for resource in (PODS, widgets):
+        with scripted_server(Reply(chunks=[body])) as server:
+            client = KubeClient.from_kubeconfig(write_kubeconfig(tmp_path / "kc", server.url))
+            lw = KubeListerWatcher(client, resource)
+            pages[resource.kind] = lw.list_page(resource_version="", limit=500, continue_token=None)
+    assert pages["Pod"].items == [
+        {"metadata": {"name": "a", "uid": "u"}, "kind": "Pod", "apiVersion": "v1"}
+    ]
+    assert pages["Widget"].items == [{**item, "kind": "Widget", "apiVersion": "example.com/v1"}]
+
+
 def test_a_continue_page_carries_no_resource_version(tmp_path: Path) -> None:
     body = orjson.dumps({"kind": "PodList", "metadata": {"resourceVersion": "42"}, "items": []})
     with scripted_server(Reply(chunks=[body])) as server:

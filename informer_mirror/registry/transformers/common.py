@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from informer_mirror.registry.redaction import LAST_APPLIED, redact_annotations
+from informer_mirror.registry.redaction import LAST_APPLIED, MAPPINGS, redact_annotations
 
 Obj = Mapping[str, Any]
 """A raw Kubernetes object (or any JSON object inside one)."""
@@ -76,10 +76,10 @@ RESERVED_FIELDS: frozenset[str] = frozenset({*COMMON_FIELDS, "transformError", "
 def m(value: Any, *keys: str) -> Mapping[str, Any]:
     """The mapping at ``value[k1][k2]...``, or an empty mapping when any step is not a mapping."""
     for key in keys:
-        if not isinstance(value, Mapping):
+        if not isinstance(value, MAPPINGS):
             return EMPTY
         value = value.get(key)
-    return value if isinstance(value, Mapping) else EMPTY
+    return value if isinstance(value, MAPPINGS) else EMPTY
 
 
 def s(value: Any) -> str | None:
@@ -101,7 +101,7 @@ def items(value: Any) -> list[Mapping[str, Any]]:
     """The mapping elements of ``value`` when it is a list (other elements are skipped)."""
     if not isinstance(value, list):
         return []
-    return [item for item in value if isinstance(item, Mapping)]
+    return [item for item in value if isinstance(item, MAPPINGS)]
 
 
 def strs(value: Any) -> list[str]:
@@ -113,7 +113,7 @@ def strs(value: Any) -> list[str]:
 
 def str_map(value: Any) -> dict[str, str]:
     """A copy of ``value``'s string-to-string entries when it is a mapping (labels, selectors)."""
-    if not isinstance(value, Mapping):
+    if not isinstance(value, MAPPINGS):
         return {}
     return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
@@ -121,7 +121,7 @@ def str_map(value: Any) -> dict[str, str]:
 def scalar_map(value: Any) -> dict[str, str | int | float]:
     """A copy of ``value``'s entries with string keys and scalar values (resource quantities,
     which the API serialises as strings but hand-written objects sometimes give as numbers)."""
-    if not isinstance(value, Mapping):
+    if not isinstance(value, MAPPINGS):
         return {}
     return {
         k: v
@@ -174,7 +174,7 @@ def condition_status(status: Any, type_: str) -> str | None:
 def label_selector(selector: Any) -> str | None:
     """A ``LabelSelector`` (``matchLabels`` + ``matchExpressions``) in kubectl's string syntax,
     e.g. ``app=web,tier in (a,b),!legacy``; ``""`` selects everything, ``None`` means absent."""
-    if not isinstance(selector, Mapping):
+    if not isinstance(selector, MAPPINGS):
         return None
     parts = [f"{k}={v}" for k, v in sorted(str_map(selector.get("matchLabels")).items())]
     for expr in items(selector.get("matchExpressions")):
@@ -194,7 +194,7 @@ def label_selector(selector: Any) -> str | None:
 
 def map_selector(selector: Any) -> str | None:
     """A plain ``{key: value}`` selector (Services) as ``a=b,c=d``; ``None`` when absent."""
-    if not isinstance(selector, Mapping):
+    if not isinstance(selector, MAPPINGS):
         return None
     return ",".join(f"{k}={v}" for k, v in sorted(str_map(selector).items()))
 
@@ -227,7 +227,7 @@ def load_balancer_ingress(status: Any) -> list[str]:
 
 def object_ref(value: Any, *keys: str) -> Doc | None:
     """Selected string fields of an object reference, or ``None`` when there is no reference."""
-    if not isinstance(value, Mapping):
+    if not isinstance(value, MAPPINGS):
         return None
     return {k: s(value.get(k)) for k in keys}
 

@@ -243,11 +243,22 @@ class Informer:
 
     def _on_replace(self, items: Iterable[dict[str, Any]], resource_version: str) -> None:
         before = {r.key: r for r in self.store.list_stored()} if self._handlers else {}
-        result = self.store.replace(items, resource_version)
+        # Into an empty store (the first list) records are published as the pages arrive
+        # (Store.replace): queue and announce them at once, so the writer overlaps the list.
+        early: set[str] = set()
+
+        def published(records: list[StoredObject]) -> None:
+            for record in records:
+                early.add(record.key)
+                self._enqueue(record.key)
+                self._notify_add(record)
+
+        result = self.store.replace(items, resource_version, on_published=published)
         for key in result.removed:
             self._enqueue(key)
         for key in (*result.added, *result.changed):
-            self._enqueue(key)
+            if key not in early:
+                self._enqueue(key)
         if self._handlers:
             # processReplacedAllInfo: every delete first, then adds and updates.
             for key in result.uid_replaced:
@@ -255,6 +266,8 @@ class Informer:
             for tombstone in result.tombstones.values():
                 self._notify_delete(tombstone)
             for key in (*result.added, *result.changed):
+                if key in early:
+                    continue
                 new = self.store.get_stored(key)
                 if new is None:
                     continue

@@ -77,6 +77,9 @@ logger = logging.getLogger(__name__)
 
 NAMESPACE_INDEX = "namespace"
 
+PUBLISH_EVERY = 500
+"""Records made visible at once while a first list fills an empty store (``replace``)."""
+
 IndexFunc = Callable[["StoredObject"], Iterable[str]]
 """The values an object is indexed under (none is fine)."""
 
@@ -264,8 +267,27 @@ class Store:
         kind = ChangeKind.UNCHANGED if old is None else ChangeKind.DELETED
         return StoreChange(kind=kind, key=key, old=old, new=None)
 
-    def replace(self, items: Iterable[Mapping[str, Any]], resource_version: str) -> ReplaceResult:
-        """Atomically make the store hold exactly ``items``, a full list at ``resource_version``."""
+    def replace(
+        self,
+        items: Iterable[Mapping[str, Any]],
+        resource_version: str,
+        *,
+        on_published: Callable[[builtins.list[StoredObject]], None] | None = None,
+    ) -> ReplaceResult:
+        """Atomically make the store hold exactly ``items``, a full list at ``resource_version``.
+
+        With ``on_published``, a store that is empty as the list begins (an informer's first
+        list) is filled as the items arrive instead: every :data:`PUBLISH_EVERY` records become
+        visible at once and are passed to ``on_published`` (the Informer queues their keys, so
+        the writer works while the list goes on). There is nothing to keep atomic: a reader sees
+        a prefix of the list, as if it came slower. If ``items`` raises part way, that prefix
+        stays; the next ``replace`` diffs against it like against any content.
+        """
+        with self._lock:
+            fill = on_published is not None and not self._items
+        if fill:
+            assert on_published is not None
+            return self._fill(items, resource_version, on_published)
         prepared = {record.key: (record, values) for record, values in map(self._prepare, items)}
         with self._lock:
             old_items = self._items
@@ -295,6 +317,44 @@ class Store:
             removed=frozenset(tombstones),
             uid_replaced=frozenset(uid_replaced),
             tombstones=tombstones,
+        )
+
+    def _fill(
+        self,
+        items: Iterable[Mapping[str, Any]],
+        resource_version: str,
+        on_published: Callable[[builtins.list[StoredObject]], None],
+    ) -> ReplaceResult:
+        added: set[str] = set()
+        chunk: builtins.list[tuple[StoredObject, dict[str, _Values]]] = []
+
+        def publish() -> None:
+            if not chunk:
+                return
+            with self._lock:
+                for record, values in chunk:
+                    old = self._items.get(record.key)  # a key listed twice: the last one wins
+                    self._items[record.key] = record
+                    if old is not None:
+                        self._unindex_locked(old, values)
+                    self._index_locked(record, values)
+            on_published([record for record, _ in chunk])
+            chunk.clear()
+
+        for prepared in map(self._prepare, items):
+            chunk.append(prepared)
+            added.add(prepared[0].key)
+            if len(chunk) >= PUBLISH_EVERY:
+                publish()
+        publish()
+        with self._lock:
+            self._last_rv = resource_version
+        return ReplaceResult(
+            added=frozenset(added),
+            changed=frozenset(),
+            removed=frozenset(),
+            uid_replaced=frozenset(),
+            tombstones={},
         )
 
     def bookmark(self, resource_version: str) -> None:

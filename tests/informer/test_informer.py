@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from informer_mirror.informer.informer import EventHandler, Informer, InformerSet
+from informer_mirror.informer.store import PUBLISH_EVERY
 from informer_mirror.informer.stored import StoredObject
 from informer_mirror.informer.workqueue import WorkQueue
 from informer_mirror.kinds import BUILTIN_BY_PLURAL
@@ -282,3 +283,30 @@ def test_an_informer_set_starts_syncs_and_stops_every_informer(
         client.close()
     assert not [t.name for t in threading.enumerate() if t.name.startswith("reflector/")]
     assert {s.phase.value for s in informers.states().values()} == {"stopped"}
+
+
+def test_a_first_list_longer_than_a_chunk_queues_and_announces_each_object_once(
+    cluster: SimHandle, tmp_path: Path
+) -> None:
+    names = [f"p{n:04d}" for n in range(PUBLISH_EVERY * 2 + 3)]
+    for name in names:
+        cluster.state.create("pods", make_pod(name))
+    with informer_rig(cluster, tmp_path, start=False) as rig:
+        recorder = Recorder()
+        rig.informer.add_event_handler(recorder.handler)
+        adds: list[Hashable] = []
+        original_add = rig.queue.add
+
+        def counting_add(key: Hashable) -> None:
+            adds.append(key)
+            original_add(key)
+
+        rig.queue.add = counting_add  # type: ignore[method-assign]
+        rig.informer.start()
+        assert rig.informer.wait_for_sync(10)
+        keys = rig.drain_queue()
+    expected = {f"default/{name}" for name in names}
+    assert keys == {("pods", key) for key in expected}
+    assert sorted(adds) == sorted(("pods", key) for key in expected), "each key queued once"
+    assert sorted(recorder.of("add")) == sorted(expected), "each object announced once"
+    assert recorder.of("update") == []

@@ -7,7 +7,7 @@ import json
 import pickle
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -18,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from informer_mirror.informer.store import (
     NAMESPACE_INDEX,
+    PUBLISH_EVERY,
     ChangeKind,
     Store,
     StoredObject,
@@ -301,6 +302,66 @@ def test_replace_rebuilds_every_index() -> None:
     assert store.index_keys("tier", "db") == ["ns2/b"]
     store.delete_key("ns2/b")
     assert store.index_values("tier") == []
+
+
+def test_a_first_list_fills_an_empty_store_in_published_chunks_as_the_items_arrive() -> None:
+    store = Store(name="pods")
+    published: list[list[str]] = []
+    seen_while_listing: list[int] = []
+
+    def items() -> Iterator[dict[str, Any]]:
+        for n in range(PUBLISH_EVERY * 2 + 7):
+            if n == PUBLISH_EVERY + 1:
+                seen_while_listing.append(len(store))
+            yield pod(f"p{n}", rv=str(n + 1))
+
+    result = store.replace(
+        items(), "900", on_published=lambda rs: published.append([r.key for r in rs])
+    )
+    assert seen_while_listing == [PUBLISH_EVERY], "the first chunk was visible mid-list"
+    assert [len(chunk) for chunk in published] == [PUBLISH_EVERY, PUBLISH_EVERY, 7]
+    assert result.added == frozenset(key for chunk in published for key in chunk)
+    assert len(store) == PUBLISH_EVERY * 2 + 7
+    assert store.last_resource_version == "900"
+    assert sorted(store.index_keys(NAMESPACE_INDEX, "default")) == sorted(result.added)
+
+
+def test_a_list_into_a_store_that_holds_objects_stays_atomic_and_publishes_nothing() -> None:
+    store = Store(name="pods")
+    store.add(pod("old"))
+    published: list[StoredObject] = []
+    during: list[list[str]] = []
+
+    def items() -> Iterator[dict[str, Any]]:
+        for n in range(PUBLISH_EVERY + 1):
+            yield pod(f"p{n}")
+        during.append(store.list_keys())
+
+    result = store.replace(items(), "5", on_published=published.extend)
+    assert published == []
+    assert during == [["default/old"]]
+    assert result.removed == {"default/old"}
+    assert len(result.added) == PUBLISH_EVERY + 1
+
+
+def test_a_first_list_that_fails_part_way_keeps_its_prefix_and_the_next_list_diffs_it() -> None:
+    store = Store(name="pods")
+
+    def failing() -> Iterator[dict[str, Any]]:
+        for n in range(PUBLISH_EVERY + 3):
+            yield pod(f"p{n}", rv="1")
+        raise ConnectionError("the list broke")
+
+    with pytest.raises(ConnectionError):
+        store.replace(failing(), "10", on_published=lambda _records: None)
+    assert len(store) == PUBLISH_EVERY, "what was published stays"
+    assert store.last_resource_version == ""
+    kept = [pod(f"p{n}", rv="1") for n in range(1, PUBLISH_EVERY + 3)]  # p0 went meanwhile
+    result = store.replace(kept, "20", on_published=lambda _records: None)
+    assert result.removed == {"default/p0"}
+    assert result.added == {f"default/p{n}" for n in range(PUBLISH_EVERY, PUBLISH_EVERY + 3)}
+    assert result.changed == frozenset()
+    assert len(store) == PUBLISH_EVERY + 2
 
 
 # ---- resourceVersion bookkeeping ---------------------------------------------------------

@@ -23,6 +23,7 @@ ALLOWED_IMPORTERS: dict[str, tuple[str, ...]] = {
     "werkzeug": ("api/",),
     "prometheus_client": ("metrics.py", "api/"),
     "msgspec": ("kube/decode.py",),
+    "zstandard": ("informer/codec.py",),
 }
 
 

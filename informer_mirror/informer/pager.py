@@ -16,9 +16,11 @@ Semantics of client-go v0.36 ``tools/pager/pager.go`` (informer-semantics.md §2
 
 Unlike client-go, pages are not all collected before ``replace``: :class:`PagedList` fetches page
 *k+1* only once the store has consumed page *k*, so a 100k-object list never holds 100k parsed
-dicts (19-36 KiB each) at once, only one page of them next to the store's compact records. This
-stays atomic because ``Store.replace`` swaps its contents only after the iterable is exhausted:
-an error on any page (raised out of the iteration) leaves the store untouched. An expired continue
+dicts (19-36 KiB each) at once, only one page of them next to the store's compact records. A
+relist stays atomic because ``Store.replace`` swaps its contents only after the iterable is
+exhausted: an error on any page (raised out of the iteration) leaves the store untouched. (The
+first list into an empty store is published as it arrives instead: nothing to keep atomic
+there, and the writer starts at once; see ``Store.replace``.) An expired continue
 token raises :class:`ContinueExpired` out of the iteration, and the caller then makes the one
 unpaginated list (:func:`full_list`).
 """

@@ -17,6 +17,8 @@ from typing import Any, NoReturn
 
 import orjson
 
+from informer_mirror.informer.codec import DocumentCodec
+
 TransformFunc = Callable[[dict[str, Any]], dict[str, Any]]
 """Turns a raw API object into the form the mirror keeps; runs once, at ingest."""
 
@@ -145,14 +147,16 @@ def strip_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
 class StoredObject:
     """One cached object: identity fields plus its JSON document bytes. Immutable.
 
-    ``document`` is what a writer stores as-is; :attr:`object` decodes it into a read-only
-    mapping. ``transform_error`` is True when the document is the minimal stand-in kept because
-    the transform failed (the document then carries a ``transformError`` message).
+    ``document`` is what a writer stores as-is (kept packed when a ``codec`` is given);
+    :attr:`object` decodes it into a read-only mapping. ``transform_error`` is True when the
+    document is the minimal stand-in kept because the transform failed (the document then
+    carries a ``transformError`` message).
     """
 
     __slots__ = (
+        "_codec",
+        "_data",
         "_decoded",
-        "document",
         "key",
         "namespace",
         "resource_version",
@@ -164,8 +168,10 @@ class StoredObject:
     namespace: str
     uid: str
     resource_version: str
-    document: bytes
     transform_error: bool
+    _data: bytes
+    _codec: DocumentCodec | None
+    """The codec that packed ``_data``; None when ``_data`` is the document as it is."""
     _decoded: dict[str, Any] | None
 
     def __init__(
@@ -177,13 +183,16 @@ class StoredObject:
         resource_version: str,
         document: bytes,
         transform_error: bool = False,
+        codec: DocumentCodec | None = None,
     ) -> None:
+        data, packed = codec.pack(document) if codec is not None else (document, False)
         setter = object.__setattr__
         setter(self, "key", key)
         setter(self, "namespace", namespace)
         setter(self, "uid", uid)
         setter(self, "resource_version", resource_version)
-        setter(self, "document", document)
+        setter(self, "_data", data)
+        setter(self, "_codec", codec if packed else None)
         setter(self, "transform_error", transform_error)
         setter(self, "_decoded", None)
 
@@ -197,6 +206,17 @@ class StoredObject:
     def name(self) -> str:
         """``metadata.name``."""
         return split_key(self.key)[1]
+
+    @property
+    def document(self) -> bytes:
+        """The document's JSON bytes (unpacked if the Store's codec packed them: ~0.7 us)."""
+        codec = self._codec
+        return self._data if codec is None else codec.unpack(self._data)
+
+    @property
+    def stored_size(self) -> int:
+        """Bytes the document takes in memory (packed or not)."""
+        return len(self._data)
 
     @property
     def object(self) -> Mapping[str, Any]:

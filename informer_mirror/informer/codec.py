@@ -1,0 +1,99 @@
+"""Compressing the Store's documents with a dictionary learnt from the resource's first ones.
+
+Place in the data flow: each ``Store`` owns one :class:`DocumentCodec`. The Store's ingest (on the
+reflector thread) packs every new document with it; ``StoredObject.document`` unpacks it for
+whoever reads (BatchWriter threads, handlers). Thread-safe: packing is serialised by a lock
+(one reflector thread packs anyway), each thread unpacks with its own decompressor, and the
+dictionary never changes once learnt.
+
+Why: after the transform, a Pod's document is ~1.2 KB of JSON, most of it field names and values
+every Pod shares, and it is ~70% of what a mirrored Pod costs in memory. Compressed alone, a
+document that short finds few repeats; with a preset dictionary made of earlier documents of the
+same resource, each one refers back into it. Measured here on the simulated cluster's Pods (made
+from 200 templates, so more alike than a real cluster's), per Pod:
+
+=====================================  ==========  ========  ==========
+codec                                  bytes kept  pack      unpack
+=====================================  ==========  ========  ==========
+none                                   1,150       -         -
+zlib level 1, 4 KiB dictionary         ~120        ~8 us     ~3.5 us
+zstd level 3, 16 KiB dictionary        ~95         ~2.4 us   ~0.7 us
+=====================================  ==========  ========  ==========
+
+zlib (stdlib) cost a 100k-Pod initial sync 15-24% of its throughput; zstd (``zstandard``, the
+same library as ``compression.zstd`` in Python 3.14) costs a few percent. The first
+:data:`LEARN_FROM` documents of a resource are kept as they are and become the dictionary (its
+last :data:`DICTIONARY_BYTES`); every later one is packed, unless packing would not shrink it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import zstandard
+
+LEARN_FROM = 16
+"""Documents concatenated into the dictionary."""
+DICTIONARY_BYTES = 16 * 1024
+"""The dictionary's size; 4 KiB packs 10% worse and unpacks 2x slower."""
+LEVEL = 3
+"""zstd's default level: here as fast as level 1, and smaller."""
+
+
+class DocumentCodec:
+    """Packs JSON documents of one resource; see the module docstring."""
+
+    __slots__ = ("_compressor", "_dictionary", "_local", "_lock", "_samples")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._samples: list[bytes] = []
+        self._dictionary: zstandard.ZstdCompressionDict | None = None
+        self._compressor: zstandard.ZstdCompressor | None = None
+        self._local = threading.local()
+
+    @property
+    def learnt(self) -> bool:
+        """True once the dictionary is learnt (documents are packed from then on)."""
+        return self._dictionary is not None
+
+    def pack(self, document: bytes) -> tuple[bytes, bool]:
+        """``(data, packed)``: ``document`` compressed (True) or as it is (False)."""
+        with self._lock:
+            compressor = self._compressor
+            if compressor is None:
+                self._learn(document)
+                return document, False
+            data: bytes = compressor.compress(document)
+        if len(data) >= len(document):
+            return document, False
+        # zstandard allocates the worst-case size and shrinks it in place, which leaves the
+        # rest of that block as a hole between live objects: measured, RSS per Pod stayed
+        # above the unpacked one. An exact-size copy (0.1 us) keeps only what is used.
+        return bytes(memoryview(data)), True
+
+    def unpack(self, data: bytes) -> bytes:
+        """The document :meth:`pack` packed into ``data``."""
+        decompressor: zstandard.ZstdDecompressor | None = getattr(self._local, "d", None)
+        if decompressor is None:
+            decompressor = zstandard.ZstdDecompressor(dict_data=self._dictionary)
+            self._local.d = decompressor
+        document: bytes = decompressor.decompress(data)
+        return document
+
+    def _learn(self, document: bytes) -> None:
+        self._samples.append(document)
+        if len(self._samples) < LEARN_FROM:
+            return
+        dictionary = zstandard.ZstdCompressionDict(
+            b"".join(self._samples)[-DICTIONARY_BYTES:],
+            dict_type=zstandard.DICT_TYPE_RAWCONTENT,
+        )
+        dictionary.precompute_compress(level=LEVEL)
+        self._dictionary = dictionary
+        # no dictionary id or checksum in each frame: 8 bytes of a ~100-byte document; the
+        # content size is kept, so unpacking allocates the exact output at once
+        self._compressor = zstandard.ZstdCompressor(
+            level=LEVEL, dict_data=dictionary, write_checksum=False, write_dict_id=False
+        )
+        self._samples = []

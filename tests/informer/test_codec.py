@@ -1,0 +1,94 @@
+"""The Store's document codec: exact round trips, a dictionary learnt from the first documents,
+safe from several threads; and a Store that keeps its documents packed hands them out whole."""
+
+from __future__ import annotations
+
+import threading
+
+import orjson
+
+from informer_mirror.informer.codec import LEARN_FROM, DocumentCodec
+from informer_mirror.informer.store import Store
+
+
+def _document(n: int) -> bytes:
+    return orjson.dumps(
+        {
+            "uid": f"uid-{n:08d}",
+            "name": f"web-{n}",
+            "namespace": "team-a",
+            "labels": {"app": "web", "pod-template-hash": f"{n:x}"},
+            "phase": "Running",
+            "conditions": [
+                {"type": t, "status": "True", "lastTransitionTime": "2026-11-26T02:12:33Z"}
+                for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
+            ],
+        }
+    )
+
+
+def test_the_first_documents_are_kept_as_they_are_and_later_ones_packed_smaller() -> None:
+    codec = DocumentCodec()
+    first = [codec.pack(_document(n)) for n in range(LEARN_FROM)]
+    assert all(not packed and data == _document(n) for n, (data, packed) in enumerate(first))
+    assert codec.learnt
+    data, packed = codec.pack(_document(1000))
+    assert packed
+    assert len(data) < len(_document(1000)) / 3
+    assert codec.unpack(data) == _document(1000)
+
+
+def test_a_document_packing_would_not_shrink_is_kept_as_it_is() -> None:
+    codec = DocumentCodec()
+    for n in range(LEARN_FROM):
+        codec.pack(_document(n))
+    tiny = b"{}"
+    assert codec.pack(tiny) == (tiny, False)
+
+
+def test_threads_unpack_what_another_thread_packed() -> None:
+    codec = DocumentCodec()
+    for n in range(LEARN_FROM):
+        codec.pack(_document(n))
+    packed = {n: codec.pack(_document(n))[0] for n in range(100, 400)}
+    errors: list[int] = []
+
+    def reader() -> None:
+        for n, data in packed.items():
+            if codec.unpack(data) != _document(n):
+                errors.append(n)
+
+    threads = [threading.Thread(target=reader, name=f"reader-{i}") for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+
+
+def test_a_compressing_store_keeps_documents_small_and_hands_them_out_whole() -> None:
+    def pod(n: int) -> dict[str, object]:
+        return {
+            "metadata": {
+                "name": f"web-{n}",
+                "namespace": "a",
+                "uid": f"u{n}",
+                "resourceVersion": "1",
+            },
+            **orjson.loads(_document(n)),
+        }
+
+    packed, plain = (
+        Store(name="pods", transform=None),
+        Store(name="pods", transform=None, compress=False),
+    )
+    for store in (packed, plain):
+        store.replace([pod(n) for n in range(200)], "5")
+    for n in range(200):
+        key = f"a/web-{n}"
+        kept, expected = packed.get_stored(key), plain.get_stored(key)
+        assert kept is not None and expected is not None
+        assert kept.document == expected.document
+        assert packed.get_by_key(key) == plain.get_by_key(key)
+    size = sum(r.stored_size for r in packed.list_stored())
+    assert size < sum(r.stored_size for r in plain.list_stored()) / 3

@@ -137,7 +137,13 @@ class WorkQueue(Generic[K]):
         self._clock = clock
         self._metrics: QueueMetrics = metrics or NoQueueMetrics()
         self._limiter: RateLimiter[K] = rate_limiter or ItemExponentialRateLimiter()
-        self._cond = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        # get_batch callers holding part of a batch wait here, woken only once the queue can
+        # fill it (not by every add: in a burst that is a thread switch per key)
+        self._filled = threading.Condition(lock)
+        self._fill_needs: list[int] = []
+        self._last_add = time.monotonic()
         self._queue: deque[K] = deque()
         self._dirty: set[K] = set()
         self._processing: dict[K, float] = {}  # key -> clock time it was handed out
@@ -164,7 +170,13 @@ class WorkQueue(Generic[K]):
             return  # done() queues it again
         self._queue.append(key)
         self._metrics.depth(len(self._queue))
+        self._last_add = time.monotonic()
         self._cond.notify()
+        self._notify_fill_locked()
+
+    def _notify_fill_locked(self) -> None:
+        if self._fill_needs and len(self._queue) >= min(self._fill_needs):
+            self._filled.notify_all()
 
     def add_after(self, key: K, delay: float) -> None:
         """Add ``key`` once ``delay`` seconds of the injected clock have passed.
@@ -189,6 +201,7 @@ class WorkQueue(Generic[K]):
         heapq.heappush(self._heap, (ready_at, self._sequence, key))
         # A getter sleeping until a later key is due must recompute its wait.
         self._cond.notify_all()
+        self._filled.notify_all()
 
     def add_rate_limited(self, key: K) -> None:
         """Re-add a key that failed, after its per-key exponential delay."""
@@ -263,12 +276,15 @@ class WorkQueue(Generic[K]):
                 if self._shutting_down or not self._wait_locked(deadline):
                     return None
 
-    def get_batch(self, max_items: int, timeout: float) -> list[K]:
+    def get_batch(self, max_items: int, timeout: float, *, idle: float | None = None) -> list[K]:
         """Up to ``max_items`` distinct keys, waiting at most ``timeout`` seconds in all.
 
         Returns as soon as ``max_items`` keys are held; otherwise whatever arrived by the deadline
-        (possibly nothing). A writer asks for "up to 500 keys or 0.25 s". Once shut down it
-        returns what is still queued without waiting, then ``[]``.
+        (possibly nothing). A writer asks for "up to 500 keys or 0.25 s". With ``idle``, a batch
+        that holds keys is also returned once no key has been added for ``idle`` seconds: a
+        burst is handed over as soon as it ends, not at the deadline. Once shut down it returns
+        what is still queued without waiting, then ``[]``. While it holds part of a batch it is
+        woken only when the queue can fill it, not by every add.
         """
         if max_items < 1:
             raise ValueError("get_batch: max_items must be >= 1")
@@ -281,8 +297,31 @@ class WorkQueue(Generic[K]):
                     batch.append(self._take_locked())
                 if len(batch) >= max_items or self._shutting_down:
                     return batch
-                if not self._wait_locked(deadline):
+                if not batch:
+                    if not self._wait_locked(deadline):
+                        return batch
+                    continue
+                wake = self._batch_wake_locked(deadline, idle)
+                if wake is None:
                     return batch
+                need = max_items - len(batch)
+                self._fill_needs.append(need)
+                try:
+                    self._filled.wait(wake)
+                finally:
+                    self._fill_needs.remove(need)
+
+    def _batch_wake_locked(self, deadline: float, idle: float | None) -> float | None:
+        """Seconds a part-filled batch may sleep (until the deadline, the queue going quiet for
+        ``idle`` or the next delayed key); None: return it now."""
+        now = time.monotonic()
+        wake = deadline
+        if idle is not None:
+            wake = min(wake, self._last_add + idle)
+        if wake <= now:
+            return None
+        due = self._seconds_until_due_locked()
+        return wake - now if due is None else min(wake - now, due)
 
     def done(self, key: K) -> None:
         """The worker finished ``key``; if it was re-added meanwhile it is queued again."""
@@ -295,6 +334,8 @@ class WorkQueue(Generic[K]):
             if key in self._dirty:
                 self._queue.append(key)
                 self._metrics.depth(len(self._queue))
+                self._last_add = time.monotonic()
+                self._notify_fill_locked()
             # notify_all: a plain notify() could wake a shut_down_with_drain() waiter in place of
             # the getter that must take the re-queued key.
             self._cond.notify_all()
@@ -308,6 +349,7 @@ class WorkQueue(Generic[K]):
             self._heap.clear()
             self._waiting.clear()
             self._cond.notify_all()
+            self._filled.notify_all()
 
     def shut_down_with_drain(self, timeout: float | None = None) -> bool:
         """Shut down, then wait until every queued and in-flight key is done.

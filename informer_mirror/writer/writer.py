@@ -51,6 +51,11 @@ from informer_mirror.writer.reconcile import Phase, Reconciler, StoreReader
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+IDLE_FLUSH = 0.02
+"""Seconds without a new key after which a part-filled batch is written before
+``writer.flush_interval`` runs out: a burst of changes lands 20 ms after it ends, not up to
+0.25 s later (the interval still bounds how long a change waits in a steady trickle)."""
 FORMAT_FIELD = "_mirror.format"
 
 
@@ -258,7 +263,9 @@ class BatchWriter:
             try:
                 self._sweep_synced()
                 keys = self._queue.get_batch(
-                    self._settings.batch_size, self._settings.flush_interval
+                    self._settings.batch_size,
+                    self._settings.flush_interval,
+                    idle=min(IDLE_FLUSH, self._settings.flush_interval),
                 )
                 if keys:
                     self._process(keys)

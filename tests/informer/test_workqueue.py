@@ -187,6 +187,37 @@ def test_get_batch_waits_for_the_first_key_from_another_thread() -> None:
     assert out == [["a", "b"]]
 
 
+def test_a_part_filled_batch_is_handed_over_once_the_queue_goes_quiet() -> None:
+    q = make_queue()
+    q.add("a")
+    # the deadline is an hour away: only the idle rule can end this wait within joined()'s 10 s
+    thread, out = start(lambda: q.get_batch(500, timeout=3600, idle=0.05), "batcher")
+    q.add("b")
+    assert joined(thread)
+    assert out == [["a", "b"]]
+
+
+def test_a_part_filled_batch_fills_up_from_later_adds_and_returns_when_full() -> None:
+    q = make_queue()
+    q.add(0)
+    thread, out = start(lambda: q.get_batch(50, timeout=3600), "batcher")
+    for i in range(1, 60):
+        q.add(i)
+    assert joined(thread)
+    assert out == [list(range(50))]
+    assert q.get_batch(50, timeout=0) == list(range(50, 60))
+
+
+def test_shutting_down_hands_over_a_part_filled_batch() -> None:
+    q = make_queue()
+    q.add("a")
+    thread, out = start(lambda: q.get_batch(500, timeout=3600), "batcher")
+    wait_until(lambda: q.processing_count == 1)
+    q.shut_down()
+    assert joined(thread)
+    assert out == [["a"]]
+
+
 def test_get_batch_rejects_a_non_positive_size() -> None:
     with pytest.raises(ValueError, match="max_items"):
         make_queue().get_batch(0, timeout=0)

@@ -33,9 +33,9 @@ smaller naive runs). Prints a table, writes ``bench/results/sync_throughput[_qui
 ends with one JSON line of the headline ratios for SQLite: ``{"sync_ratio": ..., "events_ratio":
 ...}``. Where the time goes: ``--stages`` times each step of an initial sync one after the other on
 one thread (``bench/results/sync_stages.json``); ``--profile`` samples every thread of the mirror's
-initial sync; ``--tuned-gc`` repeats the mirror runs with the garbage collector tuned as a daemon
-could tune it (decoding a page of Pods allocates ~125k objects, and the default thresholds collect
-~180 times per page).
+initial sync. The mirror's processes tune the garbage collector as ``informer-mirror run`` does
+(``informer_mirror/gctuning.py``); ``--default-gc`` leaves CPython's defaults, to see what that
+tuning is worth.
 """
 
 from __future__ import annotations
@@ -139,16 +139,11 @@ def _open_backend(kind: str, where: str) -> Any:
 
 
 def _tune_gc(tuned: bool) -> None:
-    """With ``--tuned-gc``: what a daemon's composition root can do once its modules are imported
-    (freeze the import-time heap out of every collection, collect the young generation every 50k
-    allocations instead of 700). Decoding a page of 500 Pods allocates ~125k objects; with the
-    defaults the collector runs ~180 times per page and scans the whole heap several times."""
+    """What ``informer-mirror run`` does before it starts anything (unless ``--default-gc``)."""
     if tuned:
-        import gc  # noqa: PLC0415
+        from informer_mirror import gctuning  # noqa: PLC0415
 
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 100)
+        gctuning.tune_process()
 
 
 class _Sampler:
@@ -489,8 +484,10 @@ def _stages(conn: Connection, kubeconfig: str, kind: str, where: str) -> None:
     import orjson  # noqa: PLC0415
     import yaml  # noqa: PLC0415
 
+    from informer_mirror import gctuning  # noqa: PLC0415
     from informer_mirror.informer.store import Store  # noqa: PLC0415
     from informer_mirror.informer.workqueue import WorkQueue  # noqa: PLC0415
+    from informer_mirror.kube.decode import decode_list  # noqa: PLC0415
     from informer_mirror.registry import build_registry  # noqa: PLC0415
     from informer_mirror.settings import ClusterSettings, Settings  # noqa: PLC0415
     from informer_mirror.writer import BatchWriter  # noqa: PLC0415
@@ -503,7 +500,8 @@ def _stages(conn: Connection, kubeconfig: str, kind: str, where: str) -> None:
         url = f"{server}/api/v1/pods?limit={PAGE}" + (f"&continue={token}" if token else "")
         with urllib.request.urlopen(url) as response:
             pages.append(response.read())
-        token = orjson.loads(pages[-1])["metadata"].get("continue") or ""
+        head = pages[-1][: pages[-1].index(b',"items":[')] + b"}"  # the list metadata only
+        token = orjson.loads(head)["metadata"].get("continue") or ""
         if not token:
             break
     fetch = time.perf_counter() - started
@@ -528,15 +526,27 @@ def _stages(conn: Connection, kubeconfig: str, kind: str, where: str) -> None:
         lambda: [items.extend(orjson.loads(b)["items"]) for b in pages],
     )
     gc.enable()
+    items = []
+    gc.collect()  # the orjson dicts above are gone: start the daemon's own path clean
+    with gctuning.paused():
+        timed(
+            "  lean decode as kube/ does it (msgspec, GC paused)",
+            lambda: [items.extend(decode_list(b, lean=True)["items"]) for b in pages],
+        )
     registry = build_registry(Settings(cluster=ClusterSettings(name="bench")))
     transform = registry.transform_for("pods")
     store = Store(name="pods", transform=transform)
-    timed("Store.replace: transform + encode + index", lambda: store.replace(items, "1"))
+    with gctuning.paused():
+        timed(
+            "Store.replace: transform + encode + pack + index",
+            lambda: store.replace(items, "1"),
+        )
     queue: WorkQueue[Any] = WorkQueue(name="mirror")
-    timed(
-        "WorkQueue.add of every key",
-        lambda: [queue.add(("pods", r.key)) for r in store.list_stored()],
-    )
+    with gctuning.paused():  # the informer queues keys inside the reflector's list pause
+        timed(
+            "WorkQueue.add of every key",
+            lambda: [queue.add(("pods", r.key)) for r in store.list_stored()],
+        )
 
     class Source:
         has_synced = True
@@ -757,7 +767,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile", action="store_true", help="profile the mirror's initial sync")
     parser.add_argument(
-        "--tuned-gc", action="store_true", help="freeze the heap and raise GC thresholds (mirror)"
+        "--default-gc",
+        dest="tuned_gc",
+        action="store_false",
+        help="leave the garbage collector untuned in the mirror's processes",
     )
     parser.add_argument(
         "--stages", action="store_true", help="only time each stage of an initial sync, per Pod"

@@ -108,7 +108,8 @@ class WriterSettings:
     batch_size: int = 500
     """Most keys taken from the work queue per batch (documents per bulk write)."""
     flush_interval: float = 0.25
-    """Longest wait, in seconds, for a batch to fill before writing what there is."""
+    """Longest wait, in seconds, for a batch to fill before writing what there is (a burst is
+    written ``writer.IDLE_FLUSH`` = 20 ms after its last change, without waiting that long)."""
     drain_timeout: float = 30.0
     """Seconds allowed at shutdown to write the keys still queued; 0 = do not drain."""
 

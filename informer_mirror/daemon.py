@@ -35,6 +35,7 @@ from informer_mirror.api import ApiServer, create_app, create_metrics_app, readi
 from informer_mirror.backends import Backend
 from informer_mirror.components import InformerSlot, ResourceInformers
 from informer_mirror.health import HealthMonitor, watch_stall_after
+from informer_mirror.informer.codec import DocumentCodec
 from informer_mirror.informer.informer import Informer
 from informer_mirror.informer.reflector_types import ReflectorOptions
 from informer_mirror.informer.store import Store
@@ -93,6 +94,7 @@ class Daemon:
         self._started_at = clock()
         self.registry: Registry | None = None
         self.resources: dict[str, ResourceInformers] = {}
+        self._codecs: dict[str, DocumentCodec] = {}  # per resource, shared by its namespaces
         self.metrics: MirrorMetrics | None = None
         self.status: MirrorStatus | None = None
         self.api: ApiServer | None = None
@@ -222,12 +224,16 @@ class Daemon:
             ),
             name=name,
         )
+        transform = self.registry.transform_for(spec.name)
+        if store is None:  # the Stores of a resource's namespaces share one codec (~160 KiB)
+            codec = self._codecs.setdefault(spec.name, DocumentCodec())
+            store = Store(name=name, transform=transform, codec=codec)
         informer = Informer(
             name=name,
             lister_watcher=observed,
             queue=self._queue,
             store=store,
-            transform=self.registry.transform_for(spec.name),
+            transform=transform,
             resync_period=spec.resync_period or 0.0,
             reflector_options=self._reflector_options,
             breaker_policy=breaker_policy(self.settings.health),

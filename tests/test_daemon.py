@@ -99,6 +99,8 @@ def test_a_resource_watched_in_several_namespaces_has_one_reflector_each_feeding
         informer = api(daemon, "/api/v1/status")["informers"]["pods"]
         assert informer["synced"] is True and informer["storeObjects"] == 4
         assert informer["resourceVersion"].startswith("team-a=")
+        stores = [slot.informer.store for slot in daemon.resources["pods"].slots]
+        assert len(stores) == 2 and stores[0]._codec is stores[1]._codec, "one codec per resource"
 
         sim.state.create("pods", pod_obj("new", "team-b"))
         sim.state.delete("pods", "team-a", "web-0")

@@ -96,7 +96,10 @@ class Informer:
         if resync_period < 0:
             raise ValueError(f"{name}: resync_period must be >= 0 (0 turns resync off)")
         self.name = name
-        self.store = store or Store(name=name, transform=transform, indexers=indexers)
+        # "is None", not "or": an empty Store is falsy (it has a length), and still the one to use
+        self.store = (
+            store if store is not None else Store(name=name, transform=transform, indexers=indexers)
+        )
         self.queue = queue
         self._queue_key = queue_key or (lambda key: (name, key))
         self._resync_period = resync_period

@@ -104,6 +104,8 @@ class Store:
     change it in place, as client-go allows since 1.27) and must be idempotent. Index functions
     run at ingest too, on the transformed object (``obj.object`` costs nothing there).
     ``compress`` keeps each document packed (``informer/codec.py``); readers see no difference.
+    Stores of one resource (one per watched namespace) should share a ``codec``: each costs
+    ~160 KiB once it has learnt its dictionary.
     """
 
     def __init__(
@@ -113,10 +115,11 @@ class Store:
         transform: TransformFunc | None = strip_managed_fields,
         indexers: Mapping[str, IndexFunc] | None = None,
         compress: bool = True,
+        codec: DocumentCodec | None = None,
     ) -> None:
         self.name = name
         self._transform = transform
-        self._codec = DocumentCodec() if compress else None
+        self._codec = (codec or DocumentCodec()) if compress else None
         self._lock = threading.Lock()
         self._counter_lock = threading.Lock()  # index functions may fail while _lock is held
         self._items: dict[str, StoredObject] = {}

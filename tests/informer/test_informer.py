@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from informer_mirror.informer.informer import EventHandler, Informer, InformerSet
-from informer_mirror.informer.store import PUBLISH_EVERY
+from informer_mirror.informer.store import PUBLISH_EVERY, Store
 from informer_mirror.informer.stored import StoredObject
 from informer_mirror.informer.workqueue import WorkQueue
 from informer_mirror.kinds import BUILTIN_BY_PLURAL
@@ -310,3 +310,12 @@ def test_a_first_list_longer_than_a_chunk_queues_and_announces_each_object_once(
     assert sorted(adds) == sorted(("pods", key) for key in expected), "each key queued once"
     assert sorted(recorder.of("add")) == sorted(expected), "each object announced once"
     assert recorder.of("update") == []
+
+
+def test_an_informer_given_an_empty_store_uses_that_store(
+    cluster: SimHandle, tmp_path: Path
+) -> None:
+    store = Store(name="pods")  # empty, hence falsy: it must not be taken for "no store"
+    client = KubeClient.from_kubeconfig(cluster.write_kubeconfig(tmp_path / "kubeconfig"))
+    lister_watcher = KubeListerWatcher(client, ApiResource.from_kind(BUILTIN_BY_PLURAL["pods"]))
+    assert Informer(name="pods", lister_watcher=lister_watcher, store=store).store is store

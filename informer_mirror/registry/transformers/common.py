@@ -148,17 +148,21 @@ def conditions(status: Any, options: TransformOptions) -> list[Doc]:
     (readiness gates), which MongoDB cannot address in a field path.
     """
     out: list[Doc] = []
+    # Inlined ``s()``: every object of most kinds has several conditions, and these calls were
+    # a third of a Pod's transform.
     for c in items(m(status).get("conditions")):
+        kind, state, since = c.get("type"), c.get("status"), c.get("lastTransitionTime")
         condition: Doc = {
-            "type": s(c.get("type")),
-            "status": s(c.get("status")),
-            "lastTransitionTime": s(c.get("lastTransitionTime")),
+            "type": kind if isinstance(kind, str) else None,
+            "status": state if isinstance(state, str) else None,
+            "lastTransitionTime": since if isinstance(since, str) else None,
         }
         # most conditions of a healthy object have neither: leave them out rather than store nulls
-        if (reason := s(c.get("reason"))) is not None:
+        reason, message = c.get("reason"), c.get("message")
+        if isinstance(reason, str):
             condition["reason"] = reason
-        if (message := cap_text(c.get("message"), options.message_cap)) is not None:
-            condition["message"] = message
+        if isinstance(message, str):
+            condition["message"] = cap_text(message, options.message_cap)
         out.append(condition)
     return out
 

@@ -256,7 +256,9 @@ def _mirror_client(conn: Connection, kubeconfig: str, where: str, mode: str, pro
     queue: WorkQueue[Any] = WorkQueue(name="mirror")
     informer = Informer(
         name="pods",
-        lister_watcher=KubeListerWatcher(client, ApiResource.from_kind(spec.kind_info)),
+        lister_watcher=KubeListerWatcher(
+            client, ApiResource.from_kind(spec.kind_info), schema=spec.decode_schema
+        ),
         queue=queue,
         transform=registry.transform_for("pods"),
         resource_version="",

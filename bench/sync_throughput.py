@@ -222,7 +222,9 @@ def _mirror_client(
     _tune_gc(tuned_gc)
     informer = Informer(
         name="pods",
-        lister_watcher=KubeListerWatcher(client, ApiResource.from_kind(spec.kind_info)),
+        lister_watcher=KubeListerWatcher(
+            client, ApiResource.from_kind(spec.kind_info), schema=spec.decode_schema
+        ),
         queue=queue,
         transform=registry.transform_for("pods"),
         resource_version="",
@@ -287,7 +289,7 @@ def _writer_only(conn: Connection, kubeconfig: str, kind: str, where: str, tuned
     registry = build_registry(Settings(cluster=ClusterSettings(name="bench")))
     spec = registry["pods"]
     client = KubeClient.from_kubeconfig(kubeconfig)
-    lw = KubeListerWatcher(client, ApiResource.from_kind(spec.kind_info))
+    lw = KubeListerWatcher(client, ApiResource.from_kind(spec.kind_info), schema=spec.decode_schema)
     items: list[dict[str, Any]] = []
     token = None
     while True:

@@ -221,6 +221,7 @@ class Daemon:
                 ApiResource.from_kind(spec.kind_info, namespace),
                 label_selector=scope.label_selector,
                 field_selector=scope.field_selector,
+                schema=spec.decode_schema,
             ),
             name=name,
         )

@@ -22,29 +22,13 @@ take the orjson path and its error handling unchanged.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, TypedDict
 
 import msgspec
 import orjson
 
-
-class _ObjectMeta(TypedDict, total=False):
-    """``ObjectMeta`` without ``managedFields``."""
-
-    name: Any
-    generateName: Any
-    namespace: Any
-    selfLink: Any
-    uid: Any
-    resourceVersion: Any
-    generation: Any
-    creationTimestamp: Any
-    deletionTimestamp: Any
-    deletionGracePeriodSeconds: Any
-    labels: Any
-    annotations: Any
-    ownerReferences: Any
-    finalizers: Any
+from informer_mirror.apitypes import ObjectMeta
 
 
 class _Object(TypedDict, total=False):
@@ -52,7 +36,7 @@ class _Object(TypedDict, total=False):
 
     kind: Any
     apiVersion: Any
-    metadata: _ObjectMeta
+    metadata: ObjectMeta
     # most kinds
     spec: Any
     status: Any
@@ -104,12 +88,49 @@ class _Event(TypedDict, total=False):
 _LIST = msgspec.json.Decoder(_List)
 _EVENT = msgspec.json.Decoder(_Event)
 
+_schema_lock = threading.Lock()
+_schema_decoders: dict[type, tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]] = {}
 
-def decode_list(body: bytes, *, lean: bool) -> Any:
-    """A list response as plain JSON values; ``lean``: without managedFields (built-in kinds).
+
+def _decoders_for(schema: type) -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
+    """(list page, watch event) decoders whose objects are ``schema`` (built once per schema)."""
+    with _schema_lock:
+        found = _schema_decoders.get(schema)
+        if found is None:
+            page = msgspec.defstruct(
+                "Page",
+                [
+                    ("kind", Any, None),
+                    ("apiVersion", Any, None),
+                    ("metadata", Any, None),
+                    ("items", list.__class_getitem__(schema), None),
+                ],
+            )
+            event = msgspec.defstruct("Event", [("type", Any, None), ("object", schema, None)])
+            found = (msgspec.json.Decoder(page), msgspec.json.Decoder(event))
+            _schema_decoders[schema] = found
+        return found
+
+
+def decode_list(body: bytes, *, lean: bool, schema: type | None = None) -> Any:
+    """A list response as plain JSON values; ``lean``: without managedFields (built-in kinds);
+    ``schema``: items decoded into that TypedDict only (what the resource's transformer reads).
 
     Raises ``orjson.JSONDecodeError`` when the body is not JSON at all.
     """
+    if schema is not None:
+        try:
+            page = _decoders_for(schema)[0].decode(body)
+        except msgspec.DecodeError:
+            pass  # not in the schema's shape: decode it the general way, which reports
+        else:
+            if page.items is not None:
+                return {
+                    "kind": page.kind,
+                    "apiVersion": page.apiVersion,
+                    "metadata": page.metadata,
+                    "items": page.items,
+                }
     if lean:
         try:
             return _LIST.decode(body)
@@ -118,8 +139,17 @@ def decode_list(body: bytes, *, lean: bool) -> Any:
     return orjson.loads(body)
 
 
-def decode_event(line: bytes, *, lean: bool) -> Any:
-    """One watch event line as plain JSON values; see :func:`decode_list`."""
+def decode_event(line: bytes, *, lean: bool, schema: type | None = None) -> Any:
+    """One watch event line as plain JSON values; see :func:`decode_list`. An ``ERROR`` event's
+    ``Status`` is never cut to ``schema``."""
+    if schema is not None:
+        try:
+            event = _decoders_for(schema)[1].decode(line)
+        except msgspec.DecodeError:
+            pass
+        else:
+            if event.type != "ERROR":
+                return {"type": event.type, "object": event.object}
     if lean:
         try:
             return _EVENT.decode(line)

@@ -182,10 +182,12 @@ class WatchStream:
         *,
         resource: ApiResource,
         server: str,
+        schema: type | None = None,
     ) -> None:
         self._response = response
         self._resource = resource
         self._lean = resource.builtin
+        self._schema = schema
         self._server = server
         self._target = resource.target("watch")
         self._closed = threading.Event()
@@ -226,7 +228,7 @@ class WatchStream:
     def _decode(self, line: bytes) -> WatchEvent | MalformedEvent:
         try:
             with gctuning.paused():
-                event = decode_event(line, lean=self._lean)
+                event = decode_event(line, lean=self._lean, schema=self._schema)
         except orjson.JSONDecodeError as e:
             return MalformedEvent(f"not JSON: {e}", line[:_MAX_LOGGED_LINE])
         if not isinstance(event, dict):
@@ -295,9 +297,13 @@ class KubeListerWatcher:
         label_selector: str | None = None,
         field_selector: str | None = None,
         read_timeout: float | None = None,
+        schema: type | None = None,
     ) -> None:
+        """``schema``: decode objects into this TypedDict only (``kube/decode.py``), e.g. what
+        the resource's transformer reads; None: whole (built-in kinds without managedFields)."""
         self._client = client
         self._resource = resource
+        self._schema = schema
         self._selectors: list[tuple[str, str]] = []
         if label_selector:
             self._selectors.append(("labelSelector", label_selector))
@@ -345,7 +351,7 @@ class KubeListerWatcher:
     def _parse_list(self, body: bytes) -> ListPage:
         try:
             with gctuning.paused():  # a page allocates ~150 containers per Pod (gctuning.py)
-                doc = decode_list(body, lean=self._resource.builtin)
+                doc = decode_list(body, lean=self._resource.builtin, schema=self._schema)
         except orjson.JSONDecodeError as e:
             raise KubeDecodeError(f"list {self._resource.name}: response is not JSON: {e}") from e
         if not isinstance(doc, dict):
@@ -399,7 +405,9 @@ class KubeListerWatcher:
             target=self._resource.target("watch"),
             read_timeout=self._read_timeout,
         )
-        stream = WatchStream(response, resource=self._resource, server=self._client.server)
+        stream = WatchStream(
+            response, resource=self._resource, server=self._client.server, schema=self._schema
+        )
         token = self._track(stream.close)
         stream.on_close(lambda: self._untrack(token))
         return stream

@@ -36,6 +36,8 @@ class BuiltinEntry:
     """Compound indexes for the queries this kind is asked most."""
     redact_values: bool = False
     """Confidential payload (Secrets)."""
+    input_schema: type | None = None
+    """What ``transformer`` reads, when declared (``ResourceSpec.input_schema``)."""
 
 
 BUILTIN_ENTRIES: tuple[BuiltinEntry, ...] = (
@@ -46,6 +48,7 @@ BUILTIN_ENTRIES: tuple[BuiltinEntry, ...] = (
         icon="🐳",
         transformer=pods.pod_fields,
         indexes=(("namespace", "phase"), ("nodeName", "phase")),
+        input_schema=pods.PodInput,
     ),
     BuiltinEntry(
         plural="services", icon="🔌", transformer=core.service_fields, indexes=(("type",),)
@@ -112,6 +115,7 @@ def builtin_specs(options: TransformOptions) -> tuple[ResourceSpec, ...]:
                 transformer=entry.transformer,
                 indexes=entry.indexes,
                 redact_values=entry.redact_values,
+                input_schema=entry.input_schema,
                 options=options,
             )
         )

@@ -92,6 +92,10 @@ class ResourceSpec:
     """Server-side field selector restricting what is mirrored (``status.phase!=Succeeded``)."""
     keep_raw: bool = False
     """Also store the raw object under ``raw`` (managedFields stripped; Secrets redacted)."""
+    input_schema: type | None = None
+    """What ``transformer`` reads of an object, as a TypedDict over ``apitypes`` (e.g.
+    ``transformers.pods.PodInput``): objects are decoded into it and nothing else, see
+    :attr:`decode_schema`. None: the whole object."""
     redact_values: bool = False
     """The payload is confidential (Secrets): annotation values and ``raw`` data become sizes."""
     options: TransformOptions = field(default_factory=TransformOptions)
@@ -123,6 +127,12 @@ class ResourceSpec:
             kind=self.kind,
             namespaced=self.namespaced,
         )
+
+    @property
+    def decode_schema(self) -> type | None:
+        """The schema to decode this resource's objects into (``kube/decode.py``): the
+        transformer's :attr:`input_schema`, unless ``keep_raw`` wants the whole object."""
+        return None if self.keep_raw else self.input_schema
 
     @property
     def where(self) -> str:

@@ -9,8 +9,9 @@ restarts and the current state with its reason.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
+from informer_mirror.apitypes import ObjectMeta
 from informer_mirror.registry.transformers.common import (
     Doc,
     Obj,
@@ -21,6 +22,52 @@ from informer_mirror.registry.transformers.common import (
     m,
     s,
 )
+
+
+class _ContainerInput(TypedDict, total=False):
+    name: Any
+    image: Any
+
+
+class _PodSpecInput(TypedDict, total=False):
+    containers: list[_ContainerInput]
+    initContainers: list[_ContainerInput]
+    nodeName: Any
+    serviceAccountName: Any
+
+
+class _ContainerStatusInput(TypedDict, total=False):
+    name: Any
+    ready: Any
+    restartCount: Any
+    state: Any
+
+
+class _PodStatusInput(TypedDict, total=False):
+    phase: Any
+    reason: Any
+    podIP: Any
+    podIPs: Any
+    hostIP: Any
+    qosClass: Any
+    startTime: Any
+    conditions: Any
+    containerStatuses: list[_ContainerStatusInput]
+    initContainerStatuses: list[_ContainerStatusInput]
+
+
+class PodInput(TypedDict, total=False):
+    """Everything :func:`pod_fields` and ``common_fields`` read of a Pod, and nothing else: Pods
+    are decoded into it (``ResourceSpec.input_schema``), so the rest of a Pod (volumes, env,
+    probes, resources, tolerations...: 60% of it after managedFields) is skipped, never built.
+    Reading a new field here means declaring it here; ``tests/registry/test_input_schemas.py``
+    holds the documents equal to those made from whole objects."""
+
+    kind: Any
+    apiVersion: Any
+    metadata: ObjectMeta
+    spec: _PodSpecInput
+    status: _PodStatusInput
 
 
 def _state(status: Mapping[str, Any]) -> tuple[str | None, str | None]:

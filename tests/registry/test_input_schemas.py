@@ -1,0 +1,93 @@
+"""Input schemas: a resource whose transformer declares what it reads is decoded into just that,
+and its documents must come out exactly as from the whole objects."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import random
+from typing import Any
+
+import orjson
+import pytest
+
+from informer_mirror.kube.decode import decode_event, decode_list
+from informer_mirror.registry import ResourceSpec, build_registry
+from informer_mirror.settings import ClusterSettings, Settings
+from informer_mirror.sim.objects import populate
+from informer_mirror.sim.state import ClusterState
+
+REGISTRY = build_registry(Settings(cluster=ClusterSettings(name="c")))
+WITH_SCHEMA = [spec for spec in REGISTRY if spec.input_schema is not None]
+
+
+def _odd_pods(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    """Shapes the simulated cluster rarely or never makes: evicted, waiting, terminating,
+    no statuses yet, hostile types."""
+    evicted = copy.deepcopy(pod)
+    evicted["status"] = {"phase": "Failed", "reason": "Evicted", "message": "low on memory"}
+    waiting = copy.deepcopy(pod)
+    for st in waiting.get("status", {}).get("containerStatuses", []):
+        st["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}}
+        st["restartCount"] = 7
+        st["ready"] = False
+    terminating = copy.deepcopy(pod)
+    terminating["metadata"]["deletionTimestamp"] = "2026-11-26T03:00:00Z"
+    terminating["metadata"]["finalizers"] = ["example.com/cleanup"]
+    hostile = copy.deepcopy(pod)
+    hostile["spec"]["nodeName"] = 42
+    hostile["status"]["podIPs"] = "not a list"
+    hostile["status"]["conditions"] = [{"type": 1, "status": None}, "junk"]
+    return [evicted, waiting, terminating, hostile]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> ClusterState:
+    state = ClusterState()
+    populate(state, 2000, random.Random(5), clock=lambda: 1_700_000_000.0)
+    return state
+
+
+def test_pods_declare_an_input_schema() -> None:
+    assert [spec.name for spec in WITH_SCHEMA] == ["pods"]
+
+
+@pytest.mark.parametrize("spec", WITH_SCHEMA, ids=lambda spec: spec.name)
+def test_documents_from_the_schema_equal_documents_from_whole_objects(
+    cluster: ClusterState, spec: ResourceSpec
+) -> None:
+    objects = cluster.list_objects(spec.name)
+    objects += _odd_pods(objects[0])
+    body = orjson.dumps({"kind": "List", "metadata": {"resourceVersion": "9"}, "items": objects})
+    lean = decode_list(body, lean=True, schema=spec.input_schema)["items"]
+    assert len(orjson.dumps(lean)) < len(body) / 2, "the schema leaves most of a Pod out"
+    whole = orjson.loads(body)["items"]
+    for slim, full in zip(lean, whole, strict=True):
+        assert spec.to_document(slim, cluster="c") == spec.to_document(full, cluster="c")
+
+
+@pytest.mark.parametrize("spec", WITH_SCHEMA, ids=lambda spec: spec.name)
+def test_a_watch_event_decodes_into_the_schema_but_an_error_keeps_its_whole_status(
+    cluster: ClusterState, spec: ResourceSpec
+) -> None:
+    pod = cluster.list_objects(spec.name)[0]
+    event = decode_event(
+        orjson.dumps({"type": "MODIFIED", "object": pod}), lean=True, schema=spec.input_schema
+    )
+    assert event["type"] == "MODIFIED"
+    assert spec.to_document(event["object"], cluster="c") == spec.to_document(pod, cluster="c")
+    status = {"kind": "Status", "status": "Failure", "reason": "Expired", "code": 410}
+    line = orjson.dumps({"type": "ERROR", "object": status})
+    assert decode_event(line, lean=True, schema=spec.input_schema)["object"] == status
+
+
+def test_a_page_off_the_schema_decodes_the_general_way() -> None:
+    pods = REGISTRY["pods"]
+    body = orjson.dumps({"items": [{"metadata": {"name": "a"}, "spec": {"containers": "x"}}]})
+    assert decode_list(body, lean=True, schema=pods.input_schema) == orjson.loads(body)
+
+
+def test_keeping_the_raw_object_decodes_it_whole() -> None:
+    pods = REGISTRY["pods"]
+    assert pods.decode_schema is pods.input_schema
+    assert dataclasses.replace(pods, keep_raw=True).decode_schema is None

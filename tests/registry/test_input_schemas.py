@@ -41,6 +41,59 @@ def _odd_pods(pod: dict[str, Any]) -> list[dict[str, Any]]:
     return [evicted, waiting, terminating, hostile]
 
 
+def _set(obj: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A deep copy of ``obj`` with the dotted ``path`` set to ``value``."""
+    out = copy.deepcopy(obj)
+    *parents, last = path.split(".")
+    node = out
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    return out
+
+
+_SELECTOR = {"matchLabels": {"app": "a"}, "matchExpressions": [{"key": "t", "operator": "Exists"}]}
+_INIT = [{"name": "init", "image": "busybox:1"}]
+# Fields every transformer reads that the simulated cluster does not always set.
+_VARIANTS: dict[str, list[tuple[str, Any]]] = {
+    "deployments": [
+        ("spec.paused", True),
+        ("spec.strategy", {"type": "Recreate"}),
+        ("spec.selector", _SELECTOR),
+        ("spec.template.spec.initContainers", _INIT),
+    ],
+    "statefulsets": [
+        ("spec.podManagementPolicy", "Parallel"),
+        ("spec.serviceName", "db-headless"),
+        ("spec.updateStrategy", {"type": "OnDelete"}),
+    ],
+    "daemonsets": [
+        ("spec.template.spec.nodeSelector", {"kubernetes.io/os": "linux"}),
+        ("spec.updateStrategy", {"type": "OnDelete"}),
+    ],
+    "replicasets": [("spec.replicas", None), ("spec.template.spec.initContainers", _INIT)],
+    "jobs": [
+        ("spec.suspend", True),
+        ("spec.completions", 5),
+        ("spec.parallelism", 2),
+        ("spec.backoffLimit", 3),
+        ("spec.template.spec.initContainers", _INIT),
+    ],
+    "cronjobs": [
+        ("spec.timeZone", "Europe/Paris"),
+        ("spec.concurrencyPolicy", "Forbid"),
+        ("spec.suspend", True),
+        ("spec.jobTemplate.spec.template.spec.initContainers", _INIT),
+    ],
+}
+
+
+def _odd_objects(name: str, obj: dict[str, Any]) -> list[dict[str, Any]]:
+    if name == "pods":
+        return _odd_pods(obj)
+    return [_set(obj, path, value) for path, value in _VARIANTS.get(name, [])]
+
+
 @pytest.fixture(scope="module")
 def cluster() -> ClusterState:
     state = ClusterState()
@@ -48,8 +101,16 @@ def cluster() -> ClusterState:
     return state
 
 
-def test_pods_declare_an_input_schema() -> None:
-    assert [spec.name for spec in WITH_SCHEMA] == ["pods"]
+def test_pods_and_the_workload_kinds_declare_an_input_schema() -> None:
+    assert sorted(spec.name for spec in WITH_SCHEMA) == [
+        "cronjobs",
+        "daemonsets",
+        "deployments",
+        "jobs",
+        "pods",
+        "replicasets",
+        "statefulsets",
+    ]
 
 
 @pytest.mark.parametrize("spec", WITH_SCHEMA, ids=lambda spec: spec.name)
@@ -57,10 +118,11 @@ def test_documents_from_the_schema_equal_documents_from_whole_objects(
     cluster: ClusterState, spec: ResourceSpec
 ) -> None:
     objects = cluster.list_objects(spec.name)
-    objects += _odd_pods(objects[0])
+    assert objects, f"the simulated cluster has no {spec.name}"
+    objects += _odd_objects(spec.name, objects[0])
     body = orjson.dumps({"kind": "List", "metadata": {"resourceVersion": "9"}, "items": objects})
     lean = decode_list(body, lean=True, schema=spec.input_schema)["items"]
-    assert len(orjson.dumps(lean)) < len(body) / 2, "the schema leaves most of a Pod out"
+    assert len(orjson.dumps(lean)) < len(body) / 2, "the schema leaves most of an object out"
     whole = orjson.loads(body)["items"]
     for slim, full in zip(lean, whole, strict=True):
         assert spec.to_document(slim, cluster="c") == spec.to_document(full, cluster="c")
@@ -70,12 +132,12 @@ def test_documents_from_the_schema_equal_documents_from_whole_objects(
 def test_a_watch_event_decodes_into_the_schema_but_an_error_keeps_its_whole_status(
     cluster: ClusterState, spec: ResourceSpec
 ) -> None:
-    pod = cluster.list_objects(spec.name)[0]
+    obj = cluster.list_objects(spec.name)[0]
     event = decode_event(
-        orjson.dumps({"type": "MODIFIED", "object": pod}), lean=True, schema=spec.input_schema
+        orjson.dumps({"type": "MODIFIED", "object": obj}), lean=True, schema=spec.input_schema
     )
     assert event["type"] == "MODIFIED"
-    assert spec.to_document(event["object"], cluster="c") == spec.to_document(pod, cluster="c")
+    assert spec.to_document(event["object"], cluster="c") == spec.to_document(obj, cluster="c")
     status = {"kind": "Status", "status": "Failure", "reason": "Expired", "code": 410}
     line = orjson.dumps({"type": "ERROR", "object": status})
     assert decode_event(line, lean=True, schema=spec.input_schema)["object"] == status

@@ -11,9 +11,13 @@ mapped onto them.
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
+from informer_mirror.apitypes import ObjectMeta
 from informer_mirror.registry.transformers.common import (
     Doc,
     Obj,
+    PodTemplateInput,
     TransformOptions,
     conditions,
     i,
@@ -23,6 +27,30 @@ from informer_mirror.registry.transformers.common import (
     str_map,
     workload_images,
 )
+
+
+class _WorkloadSpecInput(TypedDict, total=False):
+    selector: Any
+    replicas: Any
+    strategy: Any
+    updateStrategy: Any
+    paused: Any
+    serviceName: Any
+    podManagementPolicy: Any
+    template: PodTemplateInput
+
+
+class WorkloadInput(TypedDict, total=False):
+    """Everything the four transformers below (and ``common_fields``) read: the input schema
+    of the apps/v1 kinds (``ResourceSpec.input_schema``). A workload's pod template is most of
+    it, and all that is read of it is the images and a DaemonSet's node selector. Reading a new
+    field means declaring it here (``tests/registry/test_input_schemas.py``)."""
+
+    kind: Any
+    apiVersion: Any
+    metadata: ObjectMeta
+    spec: _WorkloadSpecInput
+    status: Any
 
 
 def _common(obj: Obj, options: TransformOptions) -> Doc:

@@ -6,9 +6,13 @@ thread, once per object entering the Store. Pure functions; own nothing.
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
+from informer_mirror.apitypes import ObjectMeta
 from informer_mirror.registry.transformers.common import (
     Doc,
     Obj,
+    PodTemplateInput,
     TransformOptions,
     b,
     condition_status,
@@ -19,6 +23,48 @@ from informer_mirror.registry.transformers.common import (
     s,
     workload_images,
 )
+
+
+class _JobSpecInput(TypedDict, total=False):
+    suspend: Any
+    completions: Any
+    parallelism: Any
+    backoffLimit: Any
+    template: PodTemplateInput
+
+
+class JobInput(TypedDict, total=False):
+    """Everything :func:`job_fields` (and ``common_fields``) read: the Job's input schema
+    (``ResourceSpec.input_schema``; ``tests/registry/test_input_schemas.py``)."""
+
+    kind: Any
+    apiVersion: Any
+    metadata: ObjectMeta
+    spec: _JobSpecInput
+    status: Any
+
+
+class _JobTemplateInput(TypedDict, total=False):
+    spec: _JobSpecInput
+
+
+class _CronJobSpecInput(TypedDict, total=False):
+    schedule: Any
+    timeZone: Any
+    suspend: Any
+    concurrencyPolicy: Any
+    jobTemplate: _JobTemplateInput
+
+
+class CronJobInput(TypedDict, total=False):
+    """Everything :func:`cronjob_fields` (and ``common_fields``) read: the CronJob's input
+    schema."""
+
+    kind: Any
+    apiVersion: Any
+    metadata: ObjectMeta
+    spec: _CronJobSpecInput
+    status: Any
 
 
 def job_outcome(status: Obj, *, suspended: bool) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from informer_mirror.registry.redaction import LAST_APPLIED, MAPPINGS, redact_annotations
 
@@ -201,6 +201,27 @@ def map_selector(selector: Any) -> str | None:
     if not isinstance(selector, MAPPINGS):
         return None
     return ",".join(f"{k}={v}" for k, v in sorted(str_map(selector).items()))
+
+
+class ContainerInput(TypedDict, total=False):
+    """What transformers read of a container (input schemas, ``ResourceSpec.input_schema``)."""
+
+    name: Any
+    image: Any
+
+
+class PodTemplateSpecInput(TypedDict, total=False):
+    """What transformers read of a pod template's spec."""
+
+    containers: list[ContainerInput]
+    initContainers: list[ContainerInput]
+    nodeSelector: Any
+
+
+class PodTemplateInput(TypedDict, total=False):
+    """What transformers read of a pod template (``spec.template``)."""
+
+    spec: PodTemplateSpecInput
 
 
 def pod_template_images(template_spec: Any) -> list[str]:

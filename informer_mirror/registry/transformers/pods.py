@@ -13,6 +13,7 @@ from typing import Any, TypedDict
 
 from informer_mirror.apitypes import ObjectMeta
 from informer_mirror.registry.transformers.common import (
+    ContainerInput,
     Doc,
     Obj,
     TransformOptions,
@@ -24,14 +25,9 @@ from informer_mirror.registry.transformers.common import (
 )
 
 
-class _ContainerInput(TypedDict, total=False):
-    name: Any
-    image: Any
-
-
 class _PodSpecInput(TypedDict, total=False):
-    containers: list[_ContainerInput]
-    initContainers: list[_ContainerInput]
+    containers: list[ContainerInput]
+    initContainers: list[ContainerInput]
     nodeName: Any
     serviceAccountName: Any
 

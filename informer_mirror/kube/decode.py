@@ -18,6 +18,12 @@ into the same dicts (``tests/kube/test_decode.py`` holds every built-in kind of 
 cluster to that). Custom resources have top-level fields of their own: they are decoded whole,
 as are bodies this schema rejects (an item or ``metadata`` that is not an object), which then
 take the orjson path and its error handling unchanged.
+
+A resource may go further and name the schema of exactly what its transformer reads
+(``ResourceSpec.input_schema``, e.g. ``PodInput``): its lister-watcher then passes ``schema``
+and objects are decoded into that (decoding and freeing a Pod: 28 -> 12 us). The decoders for
+a schema are built once and cached; an ``ERROR`` event is always decoded the general way, so
+its ``Status`` keeps ``code`` and ``details``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ the bytes arrive (never a whole-body read), and turning a watch ``ERROR`` event 
 
 Objects are ``dict[str, Any]``, owned by the caller once yielded. Those of built-in kinds come
 without ``metadata.managedFields`` (``kube/decode.py``: the decoder skips it, and every transform
-would have dropped it); custom resources are decoded whole.
+would have dropped it), or with only the fields of the ``schema`` the lister-watcher was given;
+custom resources are decoded whole.
 """
 
 from __future__ import annotations

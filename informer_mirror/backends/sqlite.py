@@ -258,7 +258,8 @@ class SqliteBackend:
             return 0
         statement = sql.upsert_sql(spec.collection)
         try:
-            conn.executemany(statement, rows)
+            # one statement for the batch (sqlite_sql.upsert_batch_sql says why)
+            conn.execute(sql.upsert_batch_sql(spec.collection), (sql.batch_payload(rows),))
             return len(rows)
         except sqlite3.Error as e:
             if _primary_code(e) in _TRANSIENT_CODES:

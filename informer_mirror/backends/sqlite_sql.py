@@ -31,6 +31,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import orjson
+
 from informer_mirror.backends.base import FIELD_RE, FieldComparison, SortKey
 from informer_mirror.errors import QueryError
 from informer_mirror.selectors import LabelRequirement
@@ -141,6 +143,15 @@ def schema_statements(layout: TableLayout, existing: set[str]) -> list[str]:
     return statements
 
 
+_UPSERT_CONFLICTS = (
+    "ON CONFLICT (uid) DO UPDATE SET resource_version = excluded.resource_version, "
+    "labels = excluded.labels, doc = excluded.doc "
+    "ON CONFLICT (namespace, name) DO UPDATE SET uid = excluded.uid, "
+    "resource_version = excluded.resource_version, created = excluded.created, "
+    "labels = excluded.labels, doc = excluded.doc"
+)
+
+
 def upsert_sql(collection: str) -> str:
     """Upsert of one row from ``(uid, namespace, name, resource_version, doc)``.
 
@@ -155,11 +166,40 @@ def upsert_sql(collection: str) -> str:
         f"INSERT INTO {table_name(collection)} "  # noqa: S608 - see module doc
         "(uid, namespace, name, resource_version, created, labels, doc) VALUES "
         "(?1, ?2, ?3, ?4, ?5 ->> '$.creationTimestamp', coalesce(?5 -> '$.labels', '{}'), ?5) "
-        "ON CONFLICT (uid) DO UPDATE SET resource_version = excluded.resource_version, "
-        "labels = excluded.labels, doc = excluded.doc "
-        "ON CONFLICT (namespace, name) DO UPDATE SET uid = excluded.uid, "
-        "resource_version = excluded.resource_version, created = excluded.created, "
-        "labels = excluded.labels, doc = excluded.doc"
+        + _UPSERT_CONFLICTS
+    )
+
+
+def upsert_batch_sql(collection: str) -> str:
+    """:func:`upsert_sql` of a whole batch in one statement, from one JSON array parameter of
+    ``[uid, namespace, name, resource_version, document]`` rows (see :func:`batch_payload`).
+
+    Why one statement: ``executemany`` steps once per row, and the ``sqlite3`` module gives up
+    the GIL for each step and must win it back from the informer threads before the next one;
+    during a burst of watch events the writer then got the GIL back once per row and fell
+    behind. One statement gives it up once per batch. Measured in the pipeline (10k Pods):
+    sustained churn 9.5k -> 10.9k events/s, at 100k 7.0k -> 7.8k; alone, without contention,
+    a batch is ~40% slower than ``executemany`` (SQLite parses each row's JSON once more).
+    """
+    return (
+        f"INSERT INTO {table_name(collection)} "  # noqa: S608 - see module doc
+        "(uid, namespace, name, resource_version, created, labels, doc) "
+        "SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, "
+        "r.value ->> '$[4].creationTimestamp', coalesce(r.value -> '$[4].labels', '{}'), "
+        "r.value -> 4 "
+        # "WHERE true" ends the SELECT, so that ON CONFLICT is not read as a join constraint
+        "FROM json_each(?1) AS r WHERE true " + _UPSERT_CONFLICTS
+    )
+
+
+def batch_payload(rows: Sequence[tuple[str, str, str, str, str]]) -> str:
+    """The JSON array :func:`upsert_batch_sql` takes: each document (already JSON) is spliced
+    in as it is, after its identity fields encoded as JSON strings."""
+    # orjson: the stdlib encoder costs ~1 us per string, 4 per row, on the writer's GIL time
+    return (
+        "["
+        + ",".join(orjson.dumps(row[:4]).decode()[:-1] + "," + row[4] + "]" for row in rows)
+        + "]"
     )
 
 

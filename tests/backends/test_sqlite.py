@@ -3,6 +3,7 @@ many reader threads beside one writer, and breakdowns answered from an index."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -165,3 +166,29 @@ def test_open_backend_opens_the_configured_file_for_the_configured_cluster(path:
     finally:
         backend.close()
     assert path.exists()
+
+
+def test_a_batch_stores_every_document_exactly_as_given(path: Path) -> None:
+    backend = sqlite_backend(path)
+    backend.ensure_schema(PODS)
+    tricky = pod("tricky", labels={"team": "zürich-🚀", "quote": 'say "hi"'})
+    tricky["metadata"]["annotations"] = {
+        "note": "line 1\nline 2\ttab \\ backslash \u0001 control",
+        "cjk": "日本語",
+    }
+    tricky["spec"]["numbers"] = [0, -1, 2**63 - 1, 1.5, 1e-07, 12345678901234567890.0]
+    tricky["spec"]["empty"] = {"list": [], "object": {}, "null": None, "flag": False}
+    sent = {u.uid: u.document.decode() for u in upserts("pods", [pod("plain"), tricky])}
+    assert len(sent) == 2
+    backend.apply(PODS, upserts("pods", [pod("plain"), tricky]), [])
+    backend.close()
+    with sqlite3.connect(path) as raw:
+        stored = dict(raw.execute("SELECT uid, doc FROM pods").fetchall())
+        labels = raw.execute("SELECT labels FROM pods WHERE name = 'tricky'").fetchone()[0]
+    assert stored == sent
+    assert json.loads(labels) == {"team": "zürich-🚀", "quote": 'say "hi"'}
+
+
+def test_the_batch_payload_encodes_identity_fields_as_json_strings() -> None:
+    payload = sql.batch_payload([('u"1', "ns\\", "näme", "7", '{"a":1}')])
+    assert json.loads(payload) == [['u"1', "ns\\", "näme", "7", {"a": 1}]]

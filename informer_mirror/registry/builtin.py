@@ -75,29 +75,15 @@ BUILTIN_ENTRIES: tuple[BuiltinEntry, ...] = (
     ),
     BuiltinEntry(plural="persistentvolumes", icon="🗄️", transformer=core.pv_fields),
     BuiltinEntry(plural="serviceaccounts", icon="🪪", transformer=core.serviceaccount_fields),
-    BuiltinEntry(
-        plural="deployments",
-        icon="🚀",
-        transformer=apps.deployment_fields,
-        input_schema=apps.WorkloadInput,
-    ),
-    BuiltinEntry(
-        plural="statefulsets",
-        icon="🧱",
-        transformer=apps.statefulset_fields,
-        input_schema=apps.WorkloadInput,
-    ),
-    BuiltinEntry(
-        plural="daemonsets",
-        icon="🛰️",
-        transformer=apps.daemonset_fields,
-        input_schema=apps.WorkloadInput,
-    ),
-    BuiltinEntry(
-        plural="replicasets",
-        icon="🧬",
-        transformer=apps.replicaset_fields,
-        input_schema=apps.WorkloadInput,
+    # the four apps/v1 workloads share one input schema
+    *(
+        BuiltinEntry(plural=plural, icon=icon, transformer=fields, input_schema=apps.WorkloadInput)
+        for plural, icon, fields in (
+            ("deployments", "🚀", apps.deployment_fields),
+            ("statefulsets", "🧱", apps.statefulset_fields),
+            ("daemonsets", "🛰️", apps.daemonset_fields),
+            ("replicasets", "🧬", apps.replicaset_fields),
+        )
     ),
     BuiltinEntry(
         plural="jobs",

@@ -7,26 +7,21 @@ Protocol breaks these fakes under mypy/ruff the same way it would break the daem
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from informer_mirror.backends.base import (
-    ApplyResult,
-    Delete,
-    FieldComparison,
-    GroupCount,
-    QueryResult,
     Upsert,
 )
 from informer_mirror.backends.sqlite import SqliteBackend
 from informer_mirror.informer.reflector_types import Phase, ReflectorState
-from informer_mirror.registry import Registry, ResourceSpec
+from informer_mirror.registry import Registry
 from informer_mirror.retry import CircuitSnapshot, CircuitState
-from informer_mirror.selectors import LabelRequirement
 from informer_mirror.writer.metrics_hooks import WriterStatus
+from tests.backends.support import BackendProxy
 
 CREATED = "2024-05-01T10:00:00Z"
 
@@ -119,81 +114,16 @@ class FakeStatus:
         return dict(self.checks)
 
 
-class FailingBackend:
-    """A real backend whose read calls raise ``error`` while it is set (a seam, not a patch)."""
+class FailingBackend(BackendProxy):
+    """A real backend whose reads and pings raise ``error`` while it is set."""
 
     def __init__(self, inner: SqliteBackend) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.error: BaseException | None = None
 
-    def _check(self) -> None:
-        if self.error is not None:
+    def before(self, operation: str) -> None:
+        if self.error is not None and operation in ("read", "ping"):
             raise self.error
-
-    @property
-    def kind(self) -> str:
-        return self.inner.kind
-
-    def describe(self) -> str:
-        return self.inner.describe()
-
-    def ensure_schema(self, spec: ResourceSpec) -> None:
-        self.inner.ensure_schema(spec)
-
-    def apply(
-        self, spec: ResourceSpec, upserts: Sequence[Upsert], deletes: Sequence[Delete]
-    ) -> ApplyResult:
-        return self.inner.apply(spec, upserts, deletes)
-
-    def versions(self, spec: ResourceSpec) -> dict[str, str]:
-        return self.inner.versions(spec)
-
-    def query(
-        self,
-        spec: ResourceSpec,
-        *,
-        namespace: str | None = None,
-        search: str | None = None,
-        label_selector: str | Sequence[LabelRequirement] | None = None,
-        page: int = 1,
-        limit: int = 10,
-        sort: str | None = None,
-    ) -> QueryResult:
-        self._check()
-        return self.inner.query(
-            spec,
-            namespace=namespace,
-            search=search,
-            label_selector=label_selector,
-            page=page,
-            limit=limit,
-            sort=sort,
-        )
-
-    def get(self, spec: ResourceSpec, uid: str) -> dict[str, Any] | None:
-        self._check()
-        return self.inner.get(spec, uid)
-
-    def count(self, spec: ResourceSpec, *, namespace: str | None = None) -> int:
-        self._check()
-        return self.inner.count(spec, namespace=namespace)
-
-    def counts(self) -> dict[str, int]:
-        self._check()
-        return self.inner.counts()
-
-    def group_counts(
-        self, spec: ResourceSpec, field: str | FieldComparison, *, namespace: str | None = None
-    ) -> list[GroupCount]:
-        self._check()
-        return self.inner.group_counts(spec, field, namespace=namespace)
-
-    def ping(self) -> None:
-        self._check()
-        self.inner.ping()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 # -- documents ----------------------------------------------------------------------------------

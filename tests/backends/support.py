@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,20 @@ import pytest
 from bson.raw_bson import RawBSONDocument
 from mongomock.collection import BulkOperationBuilder
 
-from informer_mirror.backends import SqliteBackend, Upsert
+from informer_mirror.backends import (
+    ApplyResult,
+    Backend,
+    Delete,
+    FieldComparison,
+    GroupCount,
+    QueryResult,
+    SqliteBackend,
+    Upsert,
+)
 from informer_mirror.backends.mongo import MongoBackend
 from informer_mirror.informer.store import Store
-from informer_mirror.registry import build_registry
+from informer_mirror.registry import ResourceSpec, build_registry
+from informer_mirror.selectors import LabelRequirement
 from informer_mirror.settings import ClusterSettings, Settings
 from informer_mirror.writer.documents import MirrorStamp, build_upsert, document_format
 
@@ -149,3 +159,84 @@ class RealMongo:
             client.drop_database(self.database)
         finally:
             client.close()
+
+
+class BackendProxy:
+    """A real backend behind a seam (no patching): every call but ``kind``, ``describe`` and
+    ``close`` first goes through :meth:`before` with its kind of operation (``schema``,
+    ``write``, ``versions``, ``read``, ``ping``), which a test's fake overrides to fail or
+    count."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+
+    def before(self, operation: str) -> None:
+        """Called before ``operation`` reaches the real backend; raise to make it fail."""
+
+    @property
+    def kind(self) -> str:
+        return self.inner.kind
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def ensure_schema(self, spec: ResourceSpec) -> None:
+        self.before("schema")
+        self.inner.ensure_schema(spec)
+
+    def apply(
+        self, spec: ResourceSpec, upserts: Sequence[Upsert], deletes: Sequence[Delete]
+    ) -> ApplyResult:
+        self.before("write")
+        return self.inner.apply(spec, upserts, deletes)
+
+    def versions(self, spec: ResourceSpec) -> dict[str, str]:
+        self.before("versions")
+        return self.inner.versions(spec)
+
+    def query(
+        self,
+        spec: ResourceSpec,
+        *,
+        namespace: str | None = None,
+        search: str | None = None,
+        label_selector: str | Sequence[LabelRequirement] | None = None,
+        page: int = 1,
+        limit: int = 10,
+        sort: str | None = None,
+    ) -> QueryResult:
+        self.before("read")
+        return self.inner.query(
+            spec,
+            namespace=namespace,
+            search=search,
+            label_selector=label_selector,
+            page=page,
+            limit=limit,
+            sort=sort,
+        )
+
+    def get(self, spec: ResourceSpec, uid: str) -> dict[str, Any] | None:
+        self.before("read")
+        return self.inner.get(spec, uid)
+
+    def count(self, spec: ResourceSpec, *, namespace: str | None = None) -> int:
+        self.before("read")
+        return self.inner.count(spec, namespace=namespace)
+
+    def counts(self) -> dict[str, int]:
+        self.before("read")
+        return self.inner.counts()
+
+    def group_counts(
+        self, spec: ResourceSpec, field: str | FieldComparison, *, namespace: str | None = None
+    ) -> list[GroupCount]:
+        self.before("read")
+        return self.inner.group_counts(spec, field, namespace=namespace)
+
+    def ping(self) -> None:
+        self.before("ping")
+        self.inner.ping()
+
+    def close(self) -> None:
+        self.inner.close()

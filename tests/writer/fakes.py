@@ -12,9 +12,6 @@ from informer_mirror.backends import (
     ApplyResult,
     Backend,
     Delete,
-    FieldComparison,
-    GroupCount,
-    QueryResult,
     Upsert,
 )
 from informer_mirror.errors import TransientBackendError
@@ -24,26 +21,26 @@ from informer_mirror.registry import ResourceSpec
 from informer_mirror.retry import BackoffPolicy, BreakerPolicy
 from informer_mirror.settings import WriterSettings
 from informer_mirror.writer import BatchWriter
-from tests.backends.support import CLUSTER, REGISTRY
+from tests.backends.support import CLUSTER, REGISTRY, BackendProxy
 
 FAST_BACKOFF = BackoffPolicy(initial=0.001, cap=0.01)
 FAST_BREAKER = BreakerPolicy(max_failures=3, base_delay=0.01, max_delay=0.05)
 FAST_SETTINGS = WriterSettings(batch_size=50, flush_interval=0.01, drain_timeout=10.0)
 
 
-class FaultyBackend:
+class FaultyBackend(BackendProxy):
     """A real backend behind a switch: while ``down`` is set every call fails transiently.
     Counts what reaches the real backend, per resource and operation."""
 
     def __init__(self, inner: Backend) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.down = threading.Event()
         self._lock = threading.Lock()
         self.sent: Counter[tuple[str, str]] = Counter()
         self.failures = 0
         self.apply_calls = 0
 
-    def _check(self) -> None:
+    def before(self, operation: str) -> None:
         if self.down.is_set():
             with self._lock:
                 self.failures += 1
@@ -54,59 +51,18 @@ class FaultyBackend:
         with self._lock:
             return sum(n for (_, op), n in self.sent.items() if op == operation)
 
-    @property
-    def kind(self) -> str:
-        return self.inner.kind
-
     def describe(self) -> str:
         return f"faulty {self.inner.describe()}"
-
-    def ensure_schema(self, spec: ResourceSpec) -> None:
-        self._check()
-        self.inner.ensure_schema(spec)
 
     def apply(
         self, spec: ResourceSpec, upserts: Sequence[Upsert], deletes: Sequence[Delete]
     ) -> ApplyResult:
-        self._check()
+        self.before("write")
         with self._lock:
             self.apply_calls += 1
             self.sent[(spec.name, "upsert")] += len(upserts)
             self.sent[(spec.name, "delete")] += len(deletes)
         return self.inner.apply(spec, upserts, deletes)
-
-    def versions(self, spec: ResourceSpec) -> dict[str, str]:
-        self._check()
-        return self.inner.versions(spec)
-
-    def query(self, spec: ResourceSpec, **kw: Any) -> QueryResult:
-        self._check()
-        return self.inner.query(spec, **kw)
-
-    def get(self, spec: ResourceSpec, uid: str) -> dict[str, Any] | None:
-        self._check()
-        return self.inner.get(spec, uid)
-
-    def count(self, spec: ResourceSpec, *, namespace: str | None = None) -> int:
-        self._check()
-        return self.inner.count(spec, namespace=namespace)
-
-    def counts(self) -> dict[str, int]:
-        self._check()
-        return self.inner.counts()
-
-    def group_counts(
-        self, spec: ResourceSpec, field: str | FieldComparison, *, namespace: str | None = None
-    ) -> list[GroupCount]:
-        self._check()
-        return self.inner.group_counts(spec, field, namespace=namespace)
-
-    def ping(self) -> None:
-        self._check()
-        self.inner.ping()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class Source:

@@ -55,28 +55,14 @@ def _rss() -> int:
 
 
 def _sim_main(conn: Connection, pods: int, events: int, seed: int) -> None:
+    from bench.cluster import populate_pods  # noqa: PLC0415
     from informer_mirror.sim import start_sim  # noqa: PLC0415 - child process only
-    from informer_mirror.sim.objects_pods import make_pod  # noqa: PLC0415
     from informer_mirror.sim.state import ClusterState  # noqa: PLC0415
 
     rng = random.Random(seed)
     state = ClusterState(history_size=events + 1_000)
-    namespaces = [f"team-{i:02d}" for i in range(40)]
-    for ns in namespaces:
-        state.create("namespaces", {"metadata": {"name": ns}})
-    templates = []
-    for i in range(200):  # realistic Pods, then cheap copies under new names
-        pod = make_pod(
-            rng, namespace=namespaces[i % 40], name=f"tmpl-{i}", node_name=f"node-{i % 50}"
-        )
-        pod["metadata"].pop("generateName", None)
-        templates.append(pod)
     started = time.perf_counter()
-    for i in range(pods):
-        pod = json.loads(json.dumps(templates[i % len(templates)]))
-        pod["metadata"]["name"] = f"pod-{i:06d}"
-        pod["metadata"]["namespace"] = namespaces[i % 40]
-        state.create("pods", pod)
+    populate_pods(state, pods, rng)
     populate_s = time.perf_counter() - started
     sizes = [len(json.dumps(p)) for p in state.list_objects("pods")[:200]]
     sim = start_sim(state=state, bookmark_interval=60.0)

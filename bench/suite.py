@@ -31,7 +31,6 @@ sampling profiler), ``bench.listwatch`` (the RSS probe) and ``bench.api_throughp
 from __future__ import annotations
 
 import gc
-import json
 import multiprocessing as mp
 import random
 import tempfile
@@ -41,8 +40,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-
-NAMESPACES = [f"team-{i:02d}" for i in range(40)]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,24 +67,13 @@ class Plan:
 
 
 def _sim_main(conn: Connection, pods: int, history: int, seed: int) -> None:
+    from bench.cluster import populate_pods  # noqa: PLC0415
     from informer_mirror.sim import start_sim  # noqa: PLC0415 - child process only
-    from informer_mirror.sim.objects_pods import make_pod  # noqa: PLC0415
     from informer_mirror.sim.state import ClusterState  # noqa: PLC0415
 
     rng = random.Random(seed)
     state = ClusterState(history_size=history)
-    for ns in NAMESPACES:
-        state.create("namespaces", {"metadata": {"name": ns}})
-    templates = []
-    for i in range(200):  # realistic Pods (4-8 KB of JSON), then copies under new names
-        pod = make_pod(rng, namespace=NAMESPACES[i % 40], name=f"t-{i}", node_name=f"node-{i % 50}")
-        pod["metadata"].pop("generateName", None)
-        templates.append(json.dumps(pod))
-    for i in range(pods):
-        pod = json.loads(templates[i % len(templates)])
-        pod["metadata"]["name"] = f"pod-{i:06d}"
-        pod["metadata"]["namespace"] = NAMESPACES[i % 40]
-        state.create("pods", pod)
+    populate_pods(state, pods, rng)
     sim = start_sim(state=state, bookmark_interval=60.0)
     serial = 0
 

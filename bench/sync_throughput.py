@@ -58,31 +58,19 @@ from bench import mongo_stub
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PAGE = 500
-NAMESPACES = [f"team-{i:02d}" for i in range(40)]
 
 
 # ---- the simulated cluster (child process) ---------------------------------------------------
 
 
 def _sim_main(conn: Connection, pods: int, events: int, seed: int) -> None:
+    from bench.cluster import populate_pods  # noqa: PLC0415
     from informer_mirror.sim import start_sim  # noqa: PLC0415 - child process only
-    from informer_mirror.sim.objects_pods import make_pod  # noqa: PLC0415
     from informer_mirror.sim.state import ClusterState  # noqa: PLC0415
 
     rng = random.Random(seed)
     state = ClusterState(history_size=events + 10_000)
-    for ns in NAMESPACES:
-        state.create("namespaces", {"metadata": {"name": ns}})
-    templates = []
-    for i in range(200):  # realistic Pods (4-8 KB), then copies under new names
-        pod = make_pod(rng, namespace=NAMESPACES[i % 40], name=f"t-{i}", node_name=f"node-{i % 50}")
-        pod["metadata"].pop("generateName", None)
-        templates.append(json.dumps(pod))
-    for i in range(pods):
-        pod = json.loads(templates[i % len(templates)])
-        pod["metadata"]["name"] = f"pod-{i:06d}"
-        pod["metadata"]["namespace"] = NAMESPACES[i % 40]
-        state.create("pods", pod)
+    populate_pods(state, pods, rng)
     sim = start_sim(state=state, bookmark_interval=60.0)
     serial = 0
     conn.send({"url": sim.url})
@@ -329,8 +317,9 @@ class _MemoryListerWatcher:
     decoded on each call as ``KubeListerWatcher`` decodes them. Takes the simulated server (and
     HTTP) out of the measurement, leaving the mirror's own work."""
 
-    def __init__(self, resource: Any, pages: list[bytes], events: list[bytes]) -> None:
+    def __init__(self, resource: Any, pages: list[bytes], events: list[bytes], schema: Any) -> None:
         self.resource = resource
+        self.schema = schema
         self._pages = {"": pages[0]}
         for index, body in enumerate(pages[1:], start=1):
             self._pages[str(index)] = body
@@ -341,11 +330,12 @@ class _MemoryListerWatcher:
     def list_page(
         self, *, resource_version: str | None, limit: int, continue_token: str | None
     ) -> Any:
-        import orjson  # noqa: PLC0415
-
+        from informer_mirror import gctuning  # noqa: PLC0415
         from informer_mirror.kube import ListPage  # noqa: PLC0415
+        from informer_mirror.kube.decode import decode_list  # noqa: PLC0415
 
-        doc = orjson.loads(self._pages[continue_token or ""])
+        with gctuning.paused():
+            doc = decode_list(self._pages[continue_token or ""], lean=True, schema=self.schema)
         for item in doc["items"]:
             item.setdefault("kind", "Pod")
             item.setdefault("apiVersion", "v1")
@@ -378,16 +368,17 @@ class _MemoryStream:
         self._closed.set()
 
     def __iter__(self) -> Any:
-        import orjson  # noqa: PLC0415
-
+        from informer_mirror import gctuning  # noqa: PLC0415
         from informer_mirror.kube import WatchEvent  # noqa: PLC0415
+        from informer_mirror.kube.decode import decode_event  # noqa: PLC0415
 
         while not self._lw.release.wait(0.05):
             if self._closed.is_set() or self._lw._closed.is_set():
                 return
         events, self._lw._events = self._lw._events, []
         for line in events:
-            event = orjson.loads(line)
+            with gctuning.paused():
+                event = decode_event(line, lean=True, schema=self._lw.schema)
             yield WatchEvent(event["type"], event["object"])
         self._closed.wait(3600)
 
@@ -432,7 +423,9 @@ def _mirror_in_memory(
     _tune_gc(tuned_gc)
     registry = build_registry(Settings(cluster=ClusterSettings(name="bench")))
     spec = registry["pods"]
-    lw = _MemoryListerWatcher(ApiResource.from_kind(spec.kind_info), pages, lines)
+    lw = _MemoryListerWatcher(
+        ApiResource.from_kind(spec.kind_info), pages, lines, spec.decode_schema
+    )
     backend = _open_backend(kind, where)
     queue: WorkQueue[Any] = WorkQueue(name="mirror")
     informer = Informer(

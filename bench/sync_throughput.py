@@ -330,12 +330,10 @@ class _MemoryListerWatcher:
     def list_page(
         self, *, resource_version: str | None, limit: int, continue_token: str | None
     ) -> Any:
-        from informer_mirror import gctuning  # noqa: PLC0415
         from informer_mirror.kube import ListPage  # noqa: PLC0415
         from informer_mirror.kube.decode import decode_list  # noqa: PLC0415
 
-        with gctuning.paused():
-            doc = decode_list(self._pages[continue_token or ""], lean=True, schema=self.schema)
+        doc = decode_list(self._pages[continue_token or ""], lean=True, schema=self.schema)
         for item in doc["items"]:
             item.setdefault("kind", "Pod")
             item.setdefault("apiVersion", "v1")
@@ -368,7 +366,6 @@ class _MemoryStream:
         self._closed.set()
 
     def __iter__(self) -> Any:
-        from informer_mirror import gctuning  # noqa: PLC0415
         from informer_mirror.kube import WatchEvent  # noqa: PLC0415
         from informer_mirror.kube.decode import decode_event  # noqa: PLC0415
 
@@ -377,8 +374,7 @@ class _MemoryStream:
                 return
         events, self._lw._events = self._lw._events, []
         for line in events:
-            with gctuning.paused():
-                event = decode_event(line, lean=True, schema=self._lw.schema)
+            event = decode_event(line, lean=True, schema=self._lw.schema)
             yield WatchEvent(event["type"], event["object"])
         self._closed.wait(3600)
 

@@ -1,10 +1,10 @@
 """Garbage-collector policy for a process that decodes large JSON documents all day.
 
-Place in the data flow: :func:`paused` wraps decoding a list page or a watch line
-(``kube/listwatch.py``) and a whole list, from the first request to the Store holding every
-record (``informer/reflector.py``), on reflector threads. :func:`tune_process` is called once by
-the process owner (``cli.py`` for ``run`` and ``demo``, the benchmarks) before the informers
-start; not by ``daemon.py``, which tests run inside pytest. Owns no thread; the pause depth is
+Place in the data flow: :func:`paused` wraps a whole list, from the first request to the Store
+holding every record (``informer/reflector.py``, on reflector threads); a watch event is too
+small to need it (the pause itself costs 1.5 us). :func:`tune_process` is called once by the
+process owner (``cli.py`` for ``run`` and ``demo``, the benchmarks) before the informers start;
+not by ``daemon.py``, which tests run inside pytest. Owns no thread; the pause depth is
 process-wide state guarded by a lock.
 
 Why: decoding one page of 500 Pods allocates ~125k containers and nearly all of them survive
@@ -18,9 +18,9 @@ next collection after the pause.
 
 - :func:`paused` is reentrant and safe across threads: the collector is off while any thread is
   inside, and is turned back on (only if it was on before the first entered) when the last one
-  leaves. ``orjson.loads`` holds the GIL, so no other thread runs during a decode anyway. A list
-  over a slow network keeps the collector off for as long as it takes; what other threads
-  meanwhile leave in reference cycles (a few exception tracebacks) waits until it ends.
+  leaves. A list over a slow network keeps the collector off for as long as it takes; what
+  other threads meanwhile leave in reference cycles (a few exception tracebacks) waits until
+  it ends.
 - :func:`tune_process` moves the start-up heap (modules, registry, settings: ~100k objects that
   live as long as the process) into the permanent generation (``gc.freeze``), so no collection
   rescans it, and raises the young-generation threshold so the few thousand objects each batch

@@ -27,7 +27,6 @@ from typing import Any, Protocol
 import orjson
 import urllib3
 
-from informer_mirror import gctuning
 from informer_mirror.errors import KubeConnectionError, KubeDecodeError, KubeError
 from informer_mirror.kinds import BUILTIN_KINDS, KindInfo
 from informer_mirror.kube.client import (
@@ -228,8 +227,7 @@ class WatchStream:
 
     def _decode(self, line: bytes) -> WatchEvent | MalformedEvent:
         try:
-            with gctuning.paused():
-                event = decode_event(line, lean=self._lean, schema=self._schema)
+            event = decode_event(line, lean=self._lean, schema=self._schema)
         except orjson.JSONDecodeError as e:
             return MalformedEvent(f"not JSON: {e}", line[:_MAX_LOGGED_LINE])
         if not isinstance(event, dict):
@@ -351,8 +349,7 @@ class KubeListerWatcher:
 
     def _parse_list(self, body: bytes) -> ListPage:
         try:
-            with gctuning.paused():  # a page allocates ~150 containers per Pod (gctuning.py)
-                doc = decode_list(body, lean=self._resource.builtin, schema=self._schema)
+            doc = decode_list(body, lean=self._resource.builtin, schema=self._schema)
         except orjson.JSONDecodeError as e:
             raise KubeDecodeError(f"list {self._resource.name}: response is not JSON: {e}") from e
         if not isinstance(doc, dict):

@@ -237,12 +237,19 @@ class Store:
             if index in self._values and new:
                 self._values[index][key] = new
 
-    def _apply_locked(self, record: StoredObject, values: Mapping[str, _Values]) -> StoreChange:
+    def _put_locked(
+        self, record: StoredObject, values: Mapping[str, _Values]
+    ) -> StoredObject | None:
+        """Store ``record`` and index it; what its key held before, unindexed."""
         old = self._items.get(record.key)
         self._items[record.key] = record
         if old is not None:
             self._unindex_locked(old, values)
         self._index_locked(record, values)
+        return old
+
+    def _apply_locked(self, record: StoredObject, values: Mapping[str, _Values]) -> StoreChange:
+        old = self._put_locked(record, values)
         if record.resource_version:
             self._last_rv = record.resource_version
         return StoreChange(kind=classify(old, record), key=record.key, old=old, new=record)
@@ -345,11 +352,7 @@ class Store:
                 return
             with self._lock:
                 for record, values in chunk:
-                    old = self._items.get(record.key)  # a key listed twice: the last one wins
-                    self._items[record.key] = record
-                    if old is not None:
-                        self._unindex_locked(old, values)
-                    self._index_locked(record, values)
+                    self._put_locked(record, values)  # a key listed twice: the last one wins
             on_published([record for record, _ in chunk])
             chunk.clear()
 

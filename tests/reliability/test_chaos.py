@@ -36,11 +36,7 @@ import pytest
 
 from informer_mirror.backends import Backend, SqliteBackend
 from informer_mirror.errors import BackendError
-from informer_mirror.informer.informer import Informer, InformerSet
 from informer_mirror.informer.reflector_types import ReflectorOptions
-from informer_mirror.informer.workqueue import WorkQueue
-from informer_mirror.kube.client import KubeClient
-from informer_mirror.kube.listwatch import ApiResource, KubeListerWatcher
 from informer_mirror.retry import BackoffPolicy
 from informer_mirror.sim import SimHandle
 from informer_mirror.sim.apierrors import SimError
@@ -48,7 +44,7 @@ from tests.backends.support import REGISTRY, sqlite_backend
 from tests.e2e.support import DaemonProcess, mirror_differences, run_daemon
 from tests.e2e.test_run import daemon_config, database_write_lock
 from tests.helpers import deployment_obj, namespace_obj, pod_obj, wait_until
-from tests.writer.fakes import FaultyBackend, make_writer
+from tests.writer.fakes import Mirror
 
 RESOURCES = ("namespaces", "pods", "configmaps", "deployments")
 NAMESPACES = ("default", "shop", "jobs")
@@ -61,42 +57,6 @@ def _seeds() -> list[int]:
     if "CHAOS_SEEDS" in os.environ:
         return [int(s) for s in os.environ["CHAOS_SEEDS"].split(",") if s.strip()]
     return list(range(int(os.environ.get("CHAOS_SCHEDULES", "3"))))
-
-
-# ---- the system under test --------------------------------------------------------------------
-
-
-class Mirror:
-    """One life of the daemon's pipeline against ``sim`` writing into ``backend``."""
-
-    def __init__(self, sim: SimHandle, kubeconfig: Path, backend: Backend) -> None:
-        self.client = KubeClient.from_kubeconfig(kubeconfig)
-        self.queue: WorkQueue[Any] = WorkQueue(name="mirror")
-        self.backend = FaultyBackend(backend)
-        self.informers = InformerSet(
-            Informer(
-                name=name,
-                lister_watcher=KubeListerWatcher(
-                    self.client, ApiResource.from_kind(REGISTRY[name].kind_info)
-                ),
-                queue=self.queue,
-                transform=REGISTRY.transform_for(name),
-                resource_version="",
-                reflector_options=SMALL_PAGES,
-                backoff_policy=FAST_REFLECTOR,
-            )
-            for name in RESOURCES
-        )
-        sources = {informer.name: informer for informer in self.informers}
-        self.writer = make_writer(self.backend, sources, self.queue)  # type: ignore[arg-type]
-        self.writer.start()
-        self.informers.start()
-
-    def stop(self, *, crash: bool = False) -> None:
-        """Stop; ``crash``: without draining the queue (what was queued is not written)."""
-        self.informers.stop(timeout=10)
-        self.writer.stop(drain_timeout=0 if crash else 10)
-        self.client.close()
 
 
 # ---- the schedule -----------------------------------------------------------------------------
@@ -155,7 +115,13 @@ class Run:
     def start_mirror(self) -> Mirror:
         backend = sqlite_backend(self.path)
         self.backends.append(backend)
-        self.mirror = Mirror(self.sim, self.kubeconfig, backend)
+        self.mirror = Mirror(
+            self.kubeconfig,
+            backend,
+            RESOURCES,
+            reflector_options=SMALL_PAGES,
+            backoff_policy=FAST_REFLECTOR,
+        ).start()
         if self.backend_down:
             self.mirror.backend.down.set()
         return self.mirror
@@ -253,7 +219,7 @@ class Run:
             mirror.backend.down.clear()
             self.backend_down = False
         elif name == "crash_restart":
-            mirror.stop(crash=True)
+            mirror.stop(drain_timeout=0)
             self.start_mirror()
         elif name == "settle" and not (self.stalled or self.backend_down):
             wait_until(lambda: differences(self) == [], timeout=20, message=self.report())

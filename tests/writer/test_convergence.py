@@ -7,62 +7,17 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from informer_mirror.informer.informer import Informer, InformerSet
-from informer_mirror.informer.workqueue import WorkQueue
-from informer_mirror.kube.client import KubeClient
-from informer_mirror.kube.listwatch import ApiResource, KubeListerWatcher
 from informer_mirror.sim import SimHandle
 from tests.backends.support import REGISTRY
 from tests.helpers import namespace_obj, pod_obj, wait_until
 from tests.writer.conftest import OpenBackend
-from tests.writer.fakes import FaultyBackend, make_writer
+from tests.writer.fakes import Mirror
 
 RESOURCES = ("namespaces", "pods", "configmaps")
 NAMESPACES = ("default", "shop", "jobs")
-
-
-class Mirror:
-    """One life of the daemon's pipeline against ``sim``, writing into ``backend``."""
-
-    def __init__(self, sim: SimHandle, kubeconfig: Path, backend: Any) -> None:
-        self.client = KubeClient.from_kubeconfig(kubeconfig)
-        self.queue: WorkQueue[Any] = WorkQueue(name="mirror")
-        self.backend = FaultyBackend(backend)
-        self.informers = InformerSet(
-            Informer(
-                name=name,
-                lister_watcher=KubeListerWatcher(
-                    self.client, ApiResource.from_kind(REGISTRY[name].kind_info)
-                ),
-                queue=self.queue,
-                transform=REGISTRY.transform_for(name),
-                resource_version="",  # the backend may hold state: never list at "0" (pitfall 3)
-            )
-            for name in RESOURCES
-        )
-        sources = {informer.name: informer for informer in self.informers}
-        self.writer = make_writer(self.backend, sources, self.queue)  # type: ignore[arg-type]
-
-    def start(self) -> Mirror:
-        self.writer.start()
-        self.informers.start()
-        return self
-
-    def stop(self) -> bool:
-        informers_ended = self.informers.stop(timeout=10)
-        drained = self.writer.stop(drain_timeout=10)
-        self.client.close()
-        return informers_ended and drained
-
-    def wait_flushed(self) -> None:
-        """Ready, as /readyz judges it: every informer synced, the first full sync flushed."""
-        wait_until(
-            lambda: self.informers.has_synced and self.writer.first_full_sync_flushed, timeout=20
-        )
 
 
 def truth(sim: SimHandle, resource: str) -> dict[str, str]:
@@ -145,7 +100,7 @@ def new_mirror(sim: SimHandle, kubeconfig: Path, open_backend: OpenBackend) -> I
     made: list[Mirror] = []
 
     def make() -> Mirror:
-        made.append(Mirror(sim, kubeconfig, open_backend()))
+        made.append(Mirror(kubeconfig, open_backend(), RESOURCES))
         return made[-1]
 
     yield make

@@ -142,6 +142,7 @@ class SqliteBackend:
                 timeout=self._busy_timeout,
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                 check_same_thread=False,  # only so close() may close it from another thread
+                cached_statements=512,  # upserts take up to 4 per table (sqlite_sql.UPSERT_ROWS)
             )
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA temp_store=MEMORY")
@@ -258,8 +259,12 @@ class SqliteBackend:
             return 0
         statement = sql.upsert_sql(spec.collection)
         try:
-            # one statement for the batch (sqlite_sql.upsert_batch_sql says why)
-            conn.execute(sql.upsert_batch_sql(spec.collection), (sql.batch_payload(rows),))
+            # many rows per statement (sqlite_sql.upsert_sql says why)
+            for start, size in sql.upsert_chunks(len(rows)):
+                conn.execute(
+                    sql.upsert_sql(spec.collection, size),
+                    sql.upsert_params(rows[start : start + size]),
+                )
             return len(rows)
         except sqlite3.Error as e:
             if _primary_code(e) in _TRANSIENT_CODES:

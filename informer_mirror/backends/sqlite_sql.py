@@ -27,11 +27,10 @@ them from their index, so a breakdown such as Pods by phase never parses a docum
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import orjson
 
 from informer_mirror.backends.base import FIELD_RE, FieldComparison, SortKey
 from informer_mirror.errors import QueryError
@@ -152,8 +151,16 @@ _UPSERT_CONFLICTS = (
 )
 
 
-def upsert_sql(collection: str) -> str:
-    """Upsert of one row from ``(uid, namespace, name, resource_version, doc)``.
+UPSERT_ROWS = (128, 32, 8, 1)
+"""Rows per upsert statement: a batch is written as full statements of the largest size that
+fits, then smaller ones, so a table needs at most these few statement texts (each compiled once
+and kept in the connection's statement cache) and a batch of 500 takes 8 statements."""
+
+
+@functools.lru_cache(maxsize=512)  # a statement of 128 rows is 14 KB of text to build
+def upsert_sql(collection: str, rows: int = 1) -> str:
+    """Upsert of ``rows`` rows, each from five parameters ``uid, namespace, name,
+    resource_version, doc`` (row ``k`` binds ``?5k+1`` to ``?5k+5``, see :func:`upsert_params`).
 
     A known uid is updated in place, and so is a row holding the same (namespace, name) under
     another uid (the object was deleted and recreated: it takes over the row, so no predecessor
@@ -161,46 +168,40 @@ def upsert_sql(collection: str) -> str:
     document): the indexes over namespace, name and creation time stay untouched. Measured
     against ``INSERT OR REPLACE`` (delete the row and its index entries, insert anew) on Pods:
     updates 42k -> 63k rows/s at 10k rows, 24k -> 55k at 100k.
+
+    Why many rows in one statement: ``executemany`` steps once per row, and the ``sqlite3``
+    module gives up the GIL for each step and must win it back from the informer threads before
+    the next one; during a burst of watch events the writer then got the GIL back once per row
+    and fell behind. A statement of 128 rows gives it up once for all of them. It replaced one
+    statement over a JSON array of the batch (``json_each``), which made SQLite parse every row
+    twice more: per Pod, alone on one thread, inserts 31 -> 19 us and random updates 54 -> 41 us.
     """
+    values = ",".join(
+        f"(?{k + 1},?{k + 2},?{k + 3},?{k + 4},"
+        f"?{k + 5} ->> '$.creationTimestamp',coalesce(?{k + 5} -> '$.labels','{{}}'),?{k + 5})"
+        for k in range(0, 5 * rows, 5)
+    )
     return (
         f"INSERT INTO {table_name(collection)} "  # noqa: S608 - see module doc
-        "(uid, namespace, name, resource_version, created, labels, doc) VALUES "
-        "(?1, ?2, ?3, ?4, ?5 ->> '$.creationTimestamp', coalesce(?5 -> '$.labels', '{}'), ?5) "
+        f"(uid, namespace, name, resource_version, created, labels, doc) VALUES {values} "
         + _UPSERT_CONFLICTS
     )
 
 
-def upsert_batch_sql(collection: str) -> str:
-    """:func:`upsert_sql` of a whole batch in one statement, from one JSON array parameter of
-    ``[uid, namespace, name, resource_version, document]`` rows (see :func:`batch_payload`).
-
-    Why one statement: ``executemany`` steps once per row, and the ``sqlite3`` module gives up
-    the GIL for each step and must win it back from the informer threads before the next one;
-    during a burst of watch events the writer then got the GIL back once per row and fell
-    behind. One statement gives it up once per batch. Measured in the pipeline (10k Pods):
-    sustained churn 9.5k -> 10.9k events/s, at 100k 7.0k -> 7.8k; alone, without contention,
-    a batch is ~40% slower than ``executemany`` (SQLite parses each row's JSON once more).
-    """
-    return (
-        f"INSERT INTO {table_name(collection)} "  # noqa: S608 - see module doc
-        "(uid, namespace, name, resource_version, created, labels, doc) "
-        "SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, "
-        "r.value ->> '$[4].creationTimestamp', coalesce(r.value -> '$[4].labels', '{}'), "
-        "r.value -> 4 "
-        # "WHERE true" ends the SELECT, so that ON CONFLICT is not read as a join constraint
-        "FROM json_each(?1) AS r WHERE true " + _UPSERT_CONFLICTS
-    )
+def upsert_chunks(count: int) -> list[tuple[int, int]]:
+    """``(start, rows)`` of each statement that writes ``count`` rows (see :data:`UPSERT_ROWS`)."""
+    chunks: list[tuple[int, int]] = []
+    start = 0
+    for size in UPSERT_ROWS:
+        while count - start >= size:
+            chunks.append((start, size))
+            start += size
+    return chunks
 
 
-def batch_payload(rows: Sequence[tuple[str, str, str, str, str]]) -> str:
-    """The JSON array :func:`upsert_batch_sql` takes: each document (already JSON) is spliced
-    in as it is, after its identity fields encoded as JSON strings."""
-    # orjson: the stdlib encoder costs ~1 us per string, 4 per row, on the writer's GIL time
-    return (
-        "["
-        + ",".join(orjson.dumps(row[:4]).decode()[:-1] + "," + row[4] + "]" for row in rows)
-        + "]"
-    )
+def upsert_params(rows: Sequence[tuple[str, str, str, str, str]]) -> list[str]:
+    """The parameters of :func:`upsert_sql` for ``rows``: theirs, one after the other."""
+    return [value for row in rows for value in row]
 
 
 # Every f-string below pastes only a table name that passed table_name() and expressions built

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from informer_mirror.backends import SqliteBackend, open_backend
+from informer_mirror.backends import SqliteBackend, Upsert, open_backend
 from informer_mirror.backends import sqlite_sql as sql
 from informer_mirror.errors import PermanentBackendError, TransientBackendError
 from informer_mirror.registry import ResourceSpec
@@ -189,6 +189,34 @@ def test_a_batch_stores_every_document_exactly_as_given(path: Path) -> None:
     assert json.loads(labels) == {"team": "zürich-🚀", "quote": 'say "hi"'}
 
 
-def test_the_batch_payload_encodes_identity_fields_as_json_strings() -> None:
-    payload = sql.batch_payload([('u"1', "ns\\", "näme", "7", '{"a":1}')])
-    assert json.loads(payload) == [['u"1', "ns\\", "näme", "7", {"a": 1}]]
+@pytest.mark.parametrize("count", [0, 1, 7, 8, 9, 127, 128, 129, 173, 500, 1000])
+def test_upsert_statements_cover_every_row_of_a_batch_once_in_order(count: int) -> None:
+    chunks = sql.upsert_chunks(count)
+    starts = [start for start, _ in chunks]
+    assert starts == sorted(starts)
+    assert [start + size for start, size in chunks[:-1]] == starts[1:]
+    assert sum(size for _, size in chunks) == count
+    assert all(size in sql.UPSERT_ROWS for _, size in chunks)
+
+
+def test_a_batch_of_many_statements_with_a_bad_row_lands_whole_but_the_bad_row(
+    path: Path,
+) -> None:
+    backend = sqlite_backend(path)
+    backend.ensure_schema(PODS)
+    first = upserts("pods", [pod(f"p-{i:03d}", labels={"n": str(i)}) for i in range(173)])
+    not_json = Upsert("uid-bad", "default", "bad", "1", b'{"uid": "uid-bad", "name": ')
+    # the bad row sits in the third statement (128 + 32 + 8 + 1...): that one fails, and every
+    # row is written again one by one in the same transaction (idempotent for the first two)
+    batch = [*first[:165], not_json, *first[165:]]
+    result = backend.apply(PODS, batch, [])
+    assert result.upserted == 173
+    assert [(f.key, f.reason) for f in result.failed] == [("default/bad", "unencodable")]
+    updated = upserts("pods", [pod(f"p-{i:03d}", labels={"n": f"v2-{i}"}) for i in range(173)])
+    assert backend.apply(PODS, updated, []).upserted == 173
+    backend.close()
+    with sqlite3.connect(path) as raw:
+        stored = dict(raw.execute("SELECT name, labels FROM pods").fetchall())
+    assert stored == {
+        f"p-{i:03d}": json.dumps({"n": f"v2-{i}"}, separators=(",", ":")) for i in range(173)
+    }

@@ -147,10 +147,16 @@ def conditions(status: Any, options: TransformOptions) -> list[Doc]:
     A list rather than a ``{type: status}`` map: condition types may contain dots
     (readiness gates), which MongoDB cannot address in a field path.
     """
+    # The accessors are inlined here: every object of most kinds has several conditions, and
+    # the calls were a third of a Pod's transform.
     out: list[Doc] = []
-    # Inlined ``s()``: every object of most kinds has several conditions, and these calls were
-    # a third of a Pod's transform.
-    for c in items(m(status).get("conditions")):
+    found = status.get("conditions") if isinstance(status, MAPPINGS) else None
+    if not isinstance(found, list):
+        return out
+    cap = options.message_cap
+    for c in found:
+        if not isinstance(c, MAPPINGS):
+            continue
         kind, state, since = c.get("type"), c.get("status"), c.get("lastTransitionTime")
         condition: Doc = {
             "type": kind if isinstance(kind, str) else None,
@@ -162,7 +168,7 @@ def conditions(status: Any, options: TransformOptions) -> list[Doc]:
         if isinstance(reason, str):
             condition["reason"] = reason
         if isinstance(message, str):
-            condition["message"] = cap_text(message, options.message_cap)
+            condition["message"] = message if len(message) <= cap else cap_text(message, cap)
         out.append(condition)
     return out
 

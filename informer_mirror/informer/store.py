@@ -50,8 +50,8 @@ import builtins
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from informer_mirror.informer.codec import DocumentCodec
 from informer_mirror.informer.stored import (
@@ -94,7 +94,11 @@ def index_by_namespace(obj: StoredObject) -> tuple[str]:
     return (obj.namespace,)
 
 
+T = TypeVar("T")
 _Values = tuple[str, ...]
+_Encoded = tuple[str, str, str, str, bytes, dict[str, Any], bool]
+"""An object at ingest: key, namespace, uid, resourceVersion, its document (JSON bytes) and that
+document decoded, and whether the transform failed."""
 
 
 class Store:
@@ -137,6 +141,38 @@ class Store:
     # ---- ingest (outside the lock) --------------------------------------------------------
 
     def _prepare(self, raw: Mapping[str, Any]) -> tuple[StoredObject, dict[str, _Values]]:
+        return self._prepare_all([raw])[0]
+
+    def _prepare_all(
+        self, raws: Sequence[Mapping[str, Any]]
+    ) -> builtins.list[tuple[StoredObject, dict[str, _Values]]]:
+        """Records and index values of ``raws``: each transformed and encoded, then all packed
+        in one call (``DocumentCodec.pack_many`` says why), then each indexed."""
+        encoded = [self._encode(raw) for raw in raws]
+        codec = self._codec
+        packed = (
+            codec.pack_many([document for *_, document, _, _ in encoded])
+            if codec is not None
+            else [(document, False) for *_, document, _, _ in encoded]
+        )
+        out: builtins.list[tuple[StoredObject, dict[str, _Values]]] = []
+        for (key, namespace, uid, rv, _, doc, failed), (data, is_packed) in zip(
+            encoded, packed, strict=True
+        ):
+            record = StoredObject(
+                key=key,
+                namespace=namespace,
+                uid=uid,
+                resource_version=rv,
+                document=data,
+                transform_error=failed,
+                codec=codec,
+                packed=is_packed,
+            )
+            out.append((record, self._index_record(record, doc)))
+        return out
+
+    def _encode(self, raw: Mapping[str, Any]) -> _Encoded:
         key = object_key(raw)
         metadata: Mapping[str, Any] = raw["metadata"]
         namespace = metadata.get("namespace")
@@ -154,20 +190,19 @@ class Store:
             doc = self._stand_in(raw, e)
             document = encode(doc)
             failed = True
-        record = StoredObject(
-            key=key,
-            # Interned: a few namespaces are shared by thousands of objects.
-            namespace=sys.intern(namespace) if isinstance(namespace, str) else "",
-            uid=uid if isinstance(uid, str) else "",
-            resource_version=rv if isinstance(rv, str) else "",
-            document=document,
-            transform_error=failed,
-            codec=self._codec,
-        )
         if failed:
             with self._counter_lock:
                 self._transform_errors += 1
-        return record, self._index_record(record, doc)
+        return (
+            key,
+            # Interned: a few namespaces are shared by thousands of objects.
+            sys.intern(namespace) if isinstance(namespace, str) else "",
+            uid if isinstance(uid, str) else "",
+            rv if isinstance(rv, str) else "",
+            document,
+            doc,
+            failed,
+        )
 
     def _stand_in(self, raw: Mapping[str, Any], error: Exception) -> dict[str, Any]:
         logger.warning(
@@ -307,7 +342,11 @@ class Store:
         if fill:
             assert on_published is not None
             return self._fill(items, resource_version, on_published)
-        prepared = {record.key: (record, values) for record, values in map(self._prepare, items)}
+        prepared = {
+            record.key: (record, values)
+            for chunk in _chunks(items, PUBLISH_EVERY)
+            for record, values in self._prepare_all(chunk)
+        }
         with self._lock:
             old_items = self._items
             self._items = {}
@@ -345,23 +384,13 @@ class Store:
         on_published: Callable[[builtins.list[StoredObject]], None],
     ) -> ReplaceResult:
         added: set[str] = set()
-        chunk: builtins.list[tuple[StoredObject, dict[str, _Values]]] = []
-
-        def publish() -> None:
-            if not chunk:
-                return
+        for raws in _chunks(items, PUBLISH_EVERY):
+            chunk = self._prepare_all(raws)
             with self._lock:
                 for record, values in chunk:
                     self._put_locked(record, values)  # a key listed twice: the last one wins
+            added.update(record.key for record, _ in chunk)
             on_published([record for record, _ in chunk])
-            chunk.clear()
-
-        for prepared in map(self._prepare, items):
-            chunk.append(prepared)
-            added.add(prepared[0].key)
-            if len(chunk) >= PUBLISH_EVERY:
-                publish()
-        publish()
         with self._lock:
             self._last_rv = resource_version
         return ReplaceResult(
@@ -465,3 +494,15 @@ class Store:
     def __contains__(self, key: object) -> bool:
         with self._lock:
             return key in self._items
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[builtins.list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter), taken as they come."""
+    chunk: builtins.list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

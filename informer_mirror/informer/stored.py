@@ -184,8 +184,15 @@ class StoredObject:
         document: bytes,
         transform_error: bool = False,
         codec: DocumentCodec | None = None,
+        packed: bool | None = None,
     ) -> None:
-        data, packed = codec.pack(document) if codec is not None else (document, False)
+        """``document`` is packed with ``codec`` (when given) here, unless ``packed`` says it
+        was already: True when ``document`` is ``codec``'s packed data, False when ``codec``
+        left it as it is (``DocumentCodec.pack_many``)."""
+        if packed is None:
+            data, packed = codec.pack(document) if codec is not None else (document, False)
+        else:
+            data = document
         setter = object.__setattr__
         setter(self, "key", key)
         setter(self, "namespace", namespace)

@@ -46,6 +46,19 @@ def test_a_document_packing_would_not_shrink_is_kept_as_it_is() -> None:
     assert codec.pack(tiny) == (tiny, False)
 
 
+def test_packing_many_at_once_learns_first_and_makes_the_frames_pack_makes() -> None:
+    one_by_one, at_once = DocumentCodec(), DocumentCodec()
+    documents = [_document(n) for n in range(LEARN_FROM + 40)] + [b"{}"]
+    expected = [one_by_one.pack(d) for d in documents]
+    # across the learning: the first LEARN_FROM documents are kept as they are, then packed
+    got = at_once.pack_many(documents[:5]) + at_once.pack_many(documents[5:])
+    assert got == expected
+    assert sum(packed for _, packed in got) == 40  # neither the learnt ones nor the tiny one
+    assert [at_once.unpack(d) if packed else d for d, packed in got] == documents
+    assert at_once.pack_many([]) == []
+    assert at_once.pack_many([documents[-2]]) == [expected[-2]]
+
+
 def test_threads_unpack_what_another_thread_packed() -> None:
     codec = DocumentCodec()
     for n in range(LEARN_FROM):

@@ -102,12 +102,23 @@ class DocumentCodec:
 
     def unpack(self, data: bytes) -> bytes:
         """The document :meth:`pack` packed into ``data``."""
+        document: bytes = self._decompressor().decompress(data)
+        return document
+
+    def unpack_many(self, datas: Sequence[bytes]) -> list[bytes]:
+        """:meth:`unpack` of each of ``datas``, in order, in one call into zstd for them all
+        (the writer reads a batch: :meth:`pack_many` says why one call)."""
+        if len(datas) < 2:
+            return [self.unpack(data) for data in datas]
+        buffers = self._decompressor().multi_decompress_to_buffer(list(datas))
+        return [buffers[index].tobytes() for index in range(len(datas))]
+
+    def _decompressor(self) -> zstandard.ZstdDecompressor:
         decompressor: zstandard.ZstdDecompressor | None = getattr(self._local, "d", None)
         if decompressor is None:
             decompressor = zstandard.ZstdDecompressor(dict_data=self._dictionary)
             self._local.d = decompressor
-        document: bytes = decompressor.decompress(data)
-        return document
+        return decompressor
 
     def _learn(self, document: bytes) -> None:
         self._samples.append(document)

@@ -11,7 +11,7 @@ locks or owns a thread.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -241,6 +241,16 @@ class StoredObject:
 
     def __repr__(self) -> str:
         return f"StoredObject(key={self.key!r}, uid={self.uid!r}, rv={self.resource_version!r})"
+
+
+def documents(records: Sequence[StoredObject]) -> list[bytes]:
+    """The ``document`` of each of ``records``, in order; those one codec packed are unpacked
+    in one call (``DocumentCodec.unpack_many``), as a writer reads a batch."""
+    codec = next((r._codec for r in records if r._codec is not None), None)
+    if codec is None:
+        return [r._data for r in records]
+    unpacked = iter(codec.unpack_many([r._data for r in records if r._codec is codec]))
+    return [next(unpacked) if r._codec is codec else r.document for r in records]
 
 
 def transform_error_stand_in(raw: Mapping[str, Any], error: BaseException) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from informer_mirror.backends import ApplyResult, Backend, Delete, FailedWrite, Upsert
 from informer_mirror.errors import PermanentBackendError
-from informer_mirror.informer.stored import StoredObject
+from informer_mirror.informer.stored import StoredObject, documents
 from informer_mirror.registry import ResourceSpec
 from informer_mirror.writer.documents import MirrorStamp, UnencodableDocument, build_upsert
 from informer_mirror.writer.metrics_hooks import WriterMetrics
@@ -89,9 +89,10 @@ class GroupWriter:
                 plan.skipped.append(
                     _Skipped(record.key, "no_uid", "the object has no metadata.uid")
                 )
-                continue
+        to_write = [record for record in to_write if record.uid]
+        for record, document in zip(to_write, documents(to_write), strict=True):
             try:
-                plan.upserts.append(build_upsert(record, stamp))
+                plan.upserts.append(build_upsert(record, stamp, document))
             except UnencodableDocument as e:
                 plan.skipped.append(_Skipped(record.key, "unencodable", str(e)))
         result = ApplyResult()

@@ -98,11 +98,13 @@ class UnencodableDocument(ValueError):
     """The record's document could not be turned into a stored document (bad JSON)."""
 
 
-def build_upsert(record: StoredObject, stamp: MirrorStamp) -> Upsert:
-    """The upsert of ``record``'s current state. Raises UnencodableDocument when its bytes are
-    not a JSON object (the Store never produces that; a guard, not a path)."""
+def build_upsert(record: StoredObject, stamp: MirrorStamp, document: bytes | None = None) -> Upsert:
+    """The upsert of ``record``'s current state (``document``: its document, when the caller
+    already read it). Raises UnencodableDocument when its bytes are not a JSON object (the
+    Store never produces that; a guard, not a path)."""
     namespace, name = split_key(record.key)
-    document = record.document
+    if document is None:
+        document = record.document
     if (
         not record.transform_error
         and document.startswith(_SPEC_DOCUMENT_START)
@@ -111,7 +113,7 @@ def build_upsert(record: StoredObject, stamp: MirrorStamp) -> Upsert:
     ):
         document = document[:-1] + stamp.suffix
     else:
-        document = _normalised(record, stamp)
+        document = _normalised(record, stamp, document)
     return Upsert(
         uid=record.uid,
         namespace=namespace,
@@ -121,9 +123,9 @@ def build_upsert(record: StoredObject, stamp: MirrorStamp) -> Upsert:
     )
 
 
-def _normalised(record: StoredObject, stamp: MirrorStamp) -> bytes:
+def _normalised(record: StoredObject, stamp: MirrorStamp, document: bytes) -> bytes:
     try:
-        doc = orjson.loads(record.document)
+        doc = orjson.loads(document)
     except orjson.JSONDecodeError as e:
         raise UnencodableDocument(f"{record.key}: document is not JSON: {e}") from e
     if not isinstance(doc, dict):

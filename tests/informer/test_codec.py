@@ -9,6 +9,7 @@ import orjson
 
 from informer_mirror.informer.codec import LEARN_FROM, DocumentCodec
 from informer_mirror.informer.store import Store
+from informer_mirror.informer.stored import StoredObject, documents
 
 
 def _document(n: int) -> bytes:
@@ -57,6 +58,36 @@ def test_packing_many_at_once_learns_first_and_makes_the_frames_pack_makes() -> 
     assert [at_once.unpack(d) if packed else d for d, packed in got] == documents
     assert at_once.pack_many([]) == []
     assert at_once.pack_many([documents[-2]]) == [expected[-2]]
+
+
+def test_a_batch_of_records_reads_as_each_record_does() -> None:
+    mine, other = DocumentCodec(), DocumentCodec()
+    for n in range(LEARN_FROM):
+        mine.pack(_document(n))
+        other.pack(_document(n))
+
+    def record(n: int, codec: DocumentCodec | None) -> StoredObject:
+        return StoredObject(
+            key=f"a/web-{n}",
+            namespace="a",
+            uid=f"u{n}",
+            resource_version="1",
+            document=_document(n),
+            codec=codec,
+        )
+
+    # packed by one codec, by another, not packed (no codec; or too small to shrink)
+    records = [record(n, mine) for n in range(100, 130)] + [record(7, other), record(8, None)]
+    records.insert(
+        3,
+        StoredObject(
+            key="a/x", namespace="a", uid="x", resource_version="1", document=b"{}", codec=mine
+        ),
+    )
+    assert documents(records) == [r.document for r in records]
+    assert documents(records[:1]) == [records[0].document]
+    assert documents([]) == []
+    assert mine.unpack_many([]) == []
 
 
 def test_threads_unpack_what_another_thread_packed() -> None:

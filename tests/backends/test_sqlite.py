@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from informer_mirror.backends import SqliteBackend, Upsert, open_backend
+from informer_mirror.backends import sqlite as sqlite_mod
 from informer_mirror.backends import sqlite_sql as sql
 from informer_mirror.errors import PermanentBackendError, TransientBackendError
 from informer_mirror.registry import ResourceSpec
@@ -220,3 +221,18 @@ def test_a_batch_of_many_statements_with_a_bad_row_lands_whole_but_the_bad_row(
     assert stored == {
         f"p-{i:03d}": json.dumps({"n": f"v2-{i}"}, separators=(",", ":")) for i in range(173)
     }
+
+
+def test_the_writer_does_not_checkpoint_the_wal_after_every_batch(path: Path) -> None:
+    # SQLite's default checkpoints once the WAL holds 1000 pages (4 MiB), then starts it over, so
+    # the file never grew much past 5 MiB; the writer lets it reach WAL_CHECKPOINT_PAGES.
+    backend = sqlite_backend(path)
+    backend.ensure_schema(PODS)
+    for batch in range(14):  # ~0.7 MB of WAL each
+        objects = [pod(f"p-{batch}-{i}") for i in range(500)]
+        backend.apply(PODS, upserts("pods", objects), [])
+    wal = path.with_name(path.name + "-wal")
+    assert wal.stat().st_size > 8 * 1024 * 1024
+    assert wal.stat().st_size < (sqlite_mod.WAL_CHECKPOINT_PAGES + 2000) * 4096
+    assert backend.count(PODS) == 7000
+    backend.close()

@@ -203,6 +203,19 @@ class StoredObject:
         setter(self, "transform_error", transform_error)
         setter(self, "_decoded", None)
 
+    def repacked(self, data: bytes, codec: DocumentCodec) -> StoredObject:
+        """This record with its document as ``codec`` packed it into ``data``."""
+        return StoredObject(
+            key=self.key,
+            namespace=self.namespace,
+            uid=self.uid,
+            resource_version=self.resource_version,
+            document=data,
+            transform_error=self.transform_error,
+            codec=codec,
+            packed=True,
+        )
+
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError(f"StoredObject is immutable (tried to set {name})")
 

@@ -8,7 +8,7 @@ import threading
 import orjson
 
 from informer_mirror.informer.codec import LEARN_FROM, DocumentCodec
-from informer_mirror.informer.store import Store
+from informer_mirror.informer.store import PACK_EVERY, Store
 from informer_mirror.informer.stored import StoredObject, documents
 
 
@@ -136,3 +136,36 @@ def test_a_compressing_store_keeps_documents_small_and_hands_them_out_whole() ->
         assert packed.get_by_key(key) == plain.get_by_key(key)
     size = sum(r.stored_size for r in packed.list_stored())
     assert size < sum(r.stored_size for r in plain.list_stored()) / 3
+
+
+def test_a_store_packs_watch_updates_a_batch_at_a_time_and_never_brings_back_an_old_one() -> None:
+    def pod(n: int, rv: str) -> dict[str, object]:
+        return {
+            "metadata": {
+                "name": f"web-{n}",
+                "namespace": "a",
+                "uid": f"u{n}",
+                "resourceVersion": rv,
+            },
+            **orjson.loads(_document(n)),
+        }
+
+    store = Store(name="pods", transform=None)
+    store.replace([pod(n, "1") for n in range(LEARN_FROM)], "1")  # the codec learns from these
+    store.update(pod(100, "2"))
+    store.update(pod(100, "3"))  # the same key again before its first version was packed
+    others = range(101, 100 + PACK_EVERY - 2)  # with the two above: PACK_EVERY - 1 updates
+    for n in others:
+        store.update(pod(n, "4"))
+    store.delete_key("a/web-102")  # gone before it was packed
+    unpacked = store.get_stored("a/web-101")
+    assert unpacked is not None and unpacked.stored_size == len(unpacked.document)
+    store.update(pod(999, "5"))  # the PACK_EVERY-th update packs them all
+    assert store.get_stored("a/web-102") is None
+    for n in [100, *(n for n in others if n != 102), 999]:
+        record = store.get_stored(f"a/web-{n}")
+        assert record is not None
+        assert record.stored_size < len(record.document) / 3
+        assert store.get_by_key(f"a/web-{n}") == pod(n, record.resource_version)
+    latest = store.get_stored("a/web-100")
+    assert latest is not None and latest.resource_version == "3"

@@ -13,7 +13,8 @@ Schema per resource (one table, named after ``spec.collection``)::
     uid TEXT PRIMARY KEY, namespace TEXT ('' when cluster-scoped), name TEXT,
     resource_version TEXT, created TEXT (creationTimestamp), labels TEXT (JSON object),
     doc TEXT (the whole document as JSON),
-    f_<field> VIRTUAL GENERATED AS (doc -> '$.<field>')   -- one per field the spec indexes
+    f_<field> GENERATED AS (doc -> '$.<field>') STORED   -- one per field the spec indexes
+                                                         -- (VIRTUAL when added to a table later)
 
 Indexes: unique (namespace, name); (name, namespace); (created, namespace, name); and one per
 spec index over the columns of its fields (Pods: (namespace, f_phase), (f_nodeName, f_phase)).
@@ -118,20 +119,30 @@ def schema_statements(layout: TableLayout, existing: set[str]) -> list[str]:
     of its columns now (empty when the table does not exist yet). Idempotent."""
     collection = layout.collection
     t = table_name(collection)
+    # A new table gets its generated columns STORED: an update then reads the old values from
+    # the row instead of parsing the old document again for each index. Measured on 10k Pods,
+    # random updates alone on one thread: 32 -> 26.5 us per row. ALTER TABLE can only add
+    # VIRTUAL ones, so a field indexed later is VIRTUAL (the same to every query).
+    stored = "".join(
+        f", \"{column}\" GENERATED ALWAYS AS (doc -> '{json_path(field_name)}') STORED"
+        for field_name, column in layout.generated.items()
+        if not existing
+    )
     statements = [
         f"CREATE TABLE IF NOT EXISTS {t} ("
         "uid TEXT PRIMARY KEY NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, "
-        "resource_version TEXT NOT NULL, created TEXT, labels TEXT NOT NULL, doc TEXT NOT NULL)",
+        "resource_version TEXT NOT NULL, created TEXT, labels TEXT NOT NULL, doc TEXT NOT NULL"
+        f"{stored})",
         # unique: a new uid under a known key (deleted and recreated) replaces the old row
         f'CREATE UNIQUE INDEX IF NOT EXISTS "{collection}__namespace_name" '
         f"ON {t} (namespace, name)",
         f'CREATE INDEX IF NOT EXISTS "{collection}__name" ON {t} (name, namespace)',
         f'CREATE INDEX IF NOT EXISTS "{collection}__created" ON {t} (created, namespace, name)',
     ]
-    # VIRTUAL generated columns cost nothing to store; their indexes hold the values, so a
-    # breakdown reads an index, never the documents. ALTER TABLE can add VIRTUAL ones later.
+    # The indexes over generated columns hold their values, so a breakdown reads an index,
+    # never the documents.
     for field_name, column in layout.generated.items():
-        if column not in existing:
+        if existing and column not in existing:
             statements.append(
                 f'ALTER TABLE {t} ADD COLUMN "{column}" '
                 f"GENERATED ALWAYS AS (doc -> '{json_path(field_name)}') VIRTUAL"

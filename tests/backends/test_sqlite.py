@@ -144,6 +144,9 @@ def test_a_new_index_in_the_configuration_is_added_to_an_existing_table(path: Pa
     backend.close()
     with sqlite3.connect(path) as raw:
         indexes = {row[1] for row in raw.execute("PRAGMA index_list(pods)")}
+        # table_xinfo's "hidden": 3 for a STORED generated column, 2 for a VIRTUAL one
+        hidden = {row[1]: row[6] for row in raw.execute("PRAGMA table_xinfo(pods)")}
+        phases = dict(raw.execute("SELECT name, f_phase FROM pods").fetchall())
     assert {
         "pods__namespace_name",
         "pods__name",
@@ -152,6 +155,9 @@ def test_a_new_index_in_the_configuration_is_added_to_an_existing_table(path: Pa
         "pods__ix__f_nodeName__f_phase",
         "pods__ix__f_qosClass__f_phase",
     } <= indexes
+    # made with the table: stored in each row; added later (ALTER TABLE): computed on reading
+    assert (hidden["f_phase"], hidden["f_nodeName"], hidden["f_qosClass"]) == (3, 3, 2)
+    assert phases == {"a": '"Running"', "b": '"Pending"'}
 
 
 def test_open_backend_opens_the_configured_file_for_the_configured_cluster(path: Path) -> None:

@@ -143,18 +143,15 @@ class ResourceSpec:
         """The stored document for raw object ``obj``. Never raises, never mutates ``obj``."""
         # common_fields and raw_view are total by construction (tested on arbitrary input);
         # only the transformer, which may be anyone's code, is guarded
-        doc = common_fields(
-            obj,
-            kind=self.kind,
-            api_version=self.api_version,
-            cluster=cluster,
-            options=self.options,
-            redact_values=self.redact_values,
-        )
+        doc = self._common(obj, cluster)
         try:
             fields = self.transformer(obj, self.options)
-            for key, value in fields.items():
-                doc.setdefault(key, value)  # common metadata always wins
+            if not isinstance(fields, dict):  # update() could apply part of an iterable
+                raise TypeError(f"transformer returned {type(fields).__name__}, not dict")
+            expected = len(doc) + len(fields)
+            doc.update(fields)
+            if len(doc) != expected:  # the transformer set a common field: common metadata wins
+                doc.update(self._common(obj, cluster))
         except Exception as exc:  # noqa: BLE001 - pitfall 10: one odd object must not stop sync
             doc["transformError"] = self.failures.record(object_key(obj), exc)
         if self.keep_raw:
@@ -162,6 +159,16 @@ class ResourceSpec:
                 obj, deny=self.options.annotation_deny_list, redact=self.redact_values
             )
         return doc
+
+    def _common(self, obj: Obj, cluster: str) -> Doc:
+        return common_fields(
+            obj,
+            kind=self.kind,
+            api_version=self.api_version,
+            cluster=cluster,
+            options=self.options,
+            redact_values=self.redact_values,
+        )
 
     def transform_for(self, cluster: str) -> Callable[[Obj], Doc]:
         """The Store's ingest transform for this resource: ``obj -> to_document(obj, cluster)``."""

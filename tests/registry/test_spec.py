@@ -109,6 +109,14 @@ def test_the_common_metadata_wins_over_a_transformer_that_sets_the_same_field() 
     spec = dataclasses.replace(WIDGETS, transformer=lambda _o, _opt: {"name": "evil", "x": 1})
     doc = spec.to_document(widget(), cluster="c")
     assert (doc["name"], doc["x"]) == ("w1", 1)
+    assert list(doc)[: len(COMMON_FIELDS)] == list(COMMON_FIELDS)
+
+
+def test_a_transformer_that_returns_no_dict_is_a_transform_error_that_changes_nothing() -> None:
+    spec = dataclasses.replace(WIDGETS, transformer=lambda _o, _opt: [("name", "evil"), 5])
+    doc = spec.to_document(widget(), cluster="c")
+    assert doc["name"] == "w1"
+    assert "TypeError" in doc["transformError"]
 
 
 @pytest.mark.parametrize(

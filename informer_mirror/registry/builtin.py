@@ -42,7 +42,13 @@ class BuiltinEntry:
 
 BUILTIN_ENTRIES: tuple[BuiltinEntry, ...] = (
     BuiltinEntry(plural="namespaces", icon="🗂️", transformer=core.namespace_fields),
-    BuiltinEntry(plural="nodes", icon="🖥️", transformer=core.node_fields, indexes=(("ready",),)),
+    BuiltinEntry(
+        plural="nodes",
+        icon="🖥️",
+        transformer=core.node_fields,
+        indexes=(("ready",),),
+        input_schema=core.NodeInput,
+    ),
     BuiltinEntry(
         plural="pods",
         icon="🐳",

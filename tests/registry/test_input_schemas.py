@@ -79,6 +79,12 @@ _VARIANTS: dict[str, list[tuple[str, Any]]] = {
         ("spec.backoffLimit", 3),
         ("spec.template.spec.initContainers", _INIT),
     ],
+    "nodes": [
+        ("spec.unschedulable", True),
+        ("spec.taints", [{"key": "k", "value": "v", "effect": "NoSchedule"}]),
+        ("metadata.labels", {"node-role.kubernetes.io/control-plane": ""}),
+        ("status.addresses", [{"type": "Hostname", "address": "n1"}]),
+    ],
     "cronjobs": [
         ("spec.timeZone", "Europe/Paris"),
         ("spec.concurrencyPolicy", "Forbid"),
@@ -101,12 +107,13 @@ def cluster() -> ClusterState:
     return state
 
 
-def test_pods_and_the_workload_kinds_declare_an_input_schema() -> None:
+def test_pods_nodes_and_the_workload_kinds_declare_an_input_schema() -> None:
     assert sorted(spec.name for spec in WITH_SCHEMA) == [
         "cronjobs",
         "daemonsets",
         "deployments",
         "jobs",
+        "nodes",
         "pods",
         "replicasets",
         "statefulsets",

@@ -8,8 +8,9 @@ keeps it).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
+from informer_mirror.apitypes import ObjectMeta
 from informer_mirror.registry.transformers.common import (
     Doc,
     Obj,
@@ -36,6 +37,34 @@ def namespace_fields(obj: Obj, options: TransformOptions) -> Doc:
     """Namespace: phase (Active/Terminating) and conditions (why deletion is stuck)."""
     status = m(obj, "status")
     return {"phase": s(status.get("phase")), "conditions": conditions(status, options)}
+
+
+class _NodeSpecInput(TypedDict, total=False):
+    unschedulable: Any
+    taints: Any
+    podCIDR: Any
+    providerID: Any
+
+
+class _NodeStatusInput(TypedDict, total=False):
+    capacity: Any
+    allocatable: Any
+    conditions: Any
+    addresses: Any
+    nodeInfo: Any
+
+
+class NodeInput(TypedDict, total=False):
+    """Everything :func:`node_fields` (and ``common_fields``) reads of a Node: its input schema
+    (``ResourceSpec.input_schema``). Left out: ``status.images``, every image the node holds
+    with its digests and size, often most of a Node; ``volumesAttached``; ``daemonEndpoints``.
+    Reading a new field means declaring it here (``tests/registry/test_input_schemas.py``)."""
+
+    kind: Any
+    apiVersion: Any
+    metadata: ObjectMeta
+    spec: _NodeSpecInput
+    status: _NodeStatusInput
 
 
 def node_fields(obj: Obj, options: TransformOptions) -> Doc:

@@ -20,10 +20,11 @@ anything else is permanent. SQL text lives in ``sqlite_sql.py``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -192,17 +193,12 @@ class SqliteBackend:
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise PermanentBackendError(f"sqlite: {self.path}: cannot use WAL (got {mode})")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(sql.META_CREATE)
-                conn.execute(sql.META_SEED, (sql.SCHEMA_VERSION, self.cluster))
-                meta = dict(conn.execute(sql.META_READ).fetchall())
-                conn.execute("COMMIT")
-            except BaseException:
-                _rollback(conn)
-                raise
         except sqlite3.Error as e:
             raise translate(e, f"cannot initialise {self.path}") from e
+        with _write_transaction(conn, f"cannot initialise {self.path}"):
+            conn.execute(sql.META_CREATE)
+            conn.execute(sql.META_SEED, (sql.SCHEMA_VERSION, self.cluster))
+            meta = dict(conn.execute(sql.META_READ).fetchall())
         if meta.get("schema") != sql.SCHEMA_VERSION:
             raise PermanentBackendError(
                 f"sqlite: {self.path}: schema version {meta.get('schema')!r}, this version of "
@@ -220,19 +216,11 @@ class SqliteBackend:
         """Create the resource's table and indexes if missing."""
         layout = sql.table_layout(spec.collection, spec.indexes)
         conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                info = conn.execute(sql.columns_sql(spec.collection)).fetchall()
-                existing = {str(row[1]) for row in info}
-                for statement in sql.schema_statements(layout, existing):
-                    conn.execute(statement)
-                conn.execute("COMMIT")
-            except BaseException:
-                _rollback(conn)
-                raise
-        except sqlite3.Error as e:
-            raise translate(e, f"{spec.name}: cannot create table {spec.collection}") from e
+        with _write_transaction(conn, f"{spec.name}: cannot create table {spec.collection}"):
+            info = conn.execute(sql.columns_sql(spec.collection)).fetchall()
+            existing = {str(row[1]) for row in info}
+            for statement in sql.schema_statements(layout, existing):
+                conn.execute(statement)
         with self._lock:
             self._specs[spec.name] = spec
             self._layouts[spec.name] = layout
@@ -257,21 +245,13 @@ class SqliteBackend:
         by_key = [(d.namespace, d.name) for d in deletes if d.uid is None]
         conn = self._writer_conn()
         table = spec.collection
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                deleted = 0
-                if by_uid:
-                    deleted += conn.executemany(sql.delete_by_uid_sql(table), by_uid).rowcount
-                if by_key:
-                    deleted += conn.executemany(sql.delete_by_key_sql(table), by_key).rowcount
-                upserted = self._upsert(conn, spec, rows, failed)
-                conn.execute("COMMIT")
-            except BaseException:
-                _rollback(conn)
-                raise
-        except sqlite3.Error as e:
-            raise translate(e, f"{spec.name}: write of {len(upserts) + len(deletes)} ops") from e
+        with _write_transaction(conn, f"{spec.name}: write of {len(upserts) + len(deletes)} ops"):
+            deleted = 0
+            if by_uid:
+                deleted += conn.executemany(sql.delete_by_uid_sql(table), by_uid).rowcount
+            if by_key:
+                deleted += conn.executemany(sql.delete_by_key_sql(table), by_key).rowcount
+            upserted = self._upsert(conn, spec, rows, failed)
         return ApplyResult(upserted=upserted, deleted=max(deleted, 0), failed=tuple(failed))
 
     def _upsert(
@@ -432,6 +412,22 @@ class SqliteBackend:
 
 def _failure(up: Upsert, reason: FailureReason, message: str) -> FailedWrite:
     return FailedWrite(uid=up.uid, key=up.key, reason=reason, message=message)
+
+
+@contextlib.contextmanager
+def _write_transaction(conn: sqlite3.Connection, what: str) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` around the block; rolled back if anything raises, and a
+    sqlite3 error is translated (:func:`translate`, with ``what`` as its context)."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+    except sqlite3.Error as e:
+        raise translate(e, what) from e
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

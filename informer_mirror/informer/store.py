@@ -149,9 +149,6 @@ class Store:
 
     # ---- ingest (outside the lock) --------------------------------------------------------
 
-    def _prepare(self, raw: Mapping[str, Any]) -> tuple[StoredObject, dict[str, _Values]]:
-        return self._prepare_all([raw])[0]
-
     def _prepare_all(
         self, raws: Sequence[Mapping[str, Any]], *, pack: bool = True
     ) -> builtins.list[tuple[StoredObject, dict[str, _Values]]]:

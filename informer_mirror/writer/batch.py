@@ -84,13 +84,15 @@ class GroupWriter:
         stamp = MirrorStamp.make(
             cluster=self._cluster, wall_seconds=self._wall_clock(), format=self._formats[name]
         )
+        with_uid: list[StoredObject] = []
         for record in to_write:
-            if not record.uid:
+            if record.uid:
+                with_uid.append(record)
+            else:
                 plan.skipped.append(
                     _Skipped(record.key, "no_uid", "the object has no metadata.uid")
                 )
-        to_write = [record for record in to_write if record.uid]
-        for record, document in zip(to_write, documents(to_write), strict=True):
+        for record, document in zip(with_uid, documents(with_uid), strict=True):
             try:
                 plan.upserts.append(build_upsert(record, stamp, document))
             except UnencodableDocument as e:

@@ -27,8 +27,6 @@ import http.client
 import json
 import logging
 import multiprocessing
-import os
-import platform
 import random
 import sqlite3
 import statistics
@@ -40,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from bench.report import result_header
 
 RESULTS = Path(__file__).resolve().parent / "results" / "api_throughput.json"
 NAMESPACES = 50
@@ -347,11 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         "page100_vs_direct": round(by[("api page", 1)]["rps"] / by[("direct page", 1)]["rps"], 3),
     }
     result = {
-        "benchmark": "api_throughput",
-        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "python": platform.python_version(),
+        **result_header("api_throughput"),
         "sqlite": sqlite3.sqlite_version,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "docs": docs,
         "doc_bytes": size,
         "requests_per_scenario": n,

@@ -1,7 +1,8 @@
 """The benchmarks' simulated cluster: Pods in 40 namespaces, realistic and quick to build.
 
 Used inside the simulated cluster's child process of ``bench.suite``, ``bench.sync_throughput``
-and ``bench.listwatch`` (imported there, so the parent process never loads the sim). 200 Pods
+and ``bench.listwatch`` (imported there, so the parent process never loads the sim), which
+answer their parent's requests with :func:`serve_sim`. 200 Pods
 come from the sim's own factory (4-8 KB of JSON each, managedFields and owner chains included);
 the rest are copies of them under new names, which is ~50x faster than making each one.
 """
@@ -10,7 +11,13 @@ from __future__ import annotations
 
 import json
 import random
+import tempfile
+from collections.abc import Callable, Mapping
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
 
+from informer_mirror.sim import SimHandle
 from informer_mirror.sim.objects_pods import make_pod
 from informer_mirror.sim.state import ClusterState
 
@@ -32,3 +39,34 @@ def populate_pods(state: ClusterState, pods: int, rng: random.Random) -> None:
         pod["metadata"]["name"] = f"pod-{i:06d}"
         pod["metadata"]["namespace"] = NAMESPACES[i % 40]
         state.create("pods", pod)
+
+
+def serve_sim(
+    conn: Connection, sim: SimHandle, commands: Mapping[str, Callable[[Any], Any]]
+) -> None:
+    """Answer the parent's ``(command, arg)`` requests until one it does not know (``stop``),
+    then stop the sim. Every benchmark's sim knows ``kubeconfig`` (a path to one), ``stall`` and
+    ``unstall`` (hold and release the watches, for a burst of events); ``commands`` add theirs:
+    each is called with ``arg`` and its return value is the answer."""
+
+    def kubeconfig(_arg: Any) -> str:
+        return str(sim.write_kubeconfig(Path(tempfile.mkdtemp()) / "kubeconfig"))
+
+    def stall(_arg: Any) -> str:
+        sim.faults.stall_watches(new_watches=True)
+        return "ok"
+
+    def unstall(_arg: Any) -> str:
+        sim.faults.unstall_watches()
+        return "ok"
+
+    handlers = {"kubeconfig": kubeconfig, "stall": stall, "unstall": unstall, **commands}
+    try:
+        while True:
+            command, arg = conn.recv()
+            handler = handlers.get(command)
+            if handler is None:
+                return
+            conn.send(handler(arg))
+    finally:
+        sim.stop()

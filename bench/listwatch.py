@@ -30,15 +30,15 @@ import gc
 import json
 import multiprocessing as mp
 import os
-import platform
 import random
 import sys
-import tempfile
 import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from bench.report import result_header
 
 RESULTS = Path(__file__).resolve().parent / "results"
 APPROACHES = ("informer", "naive")
@@ -55,7 +55,7 @@ def _rss() -> int:
 
 
 def _sim_main(conn: Connection, pods: int, events: int, seed: int) -> None:
-    from bench.cluster import populate_pods  # noqa: PLC0415
+    from bench.cluster import populate_pods, serve_sim  # noqa: PLC0415
     from informer_mirror.sim import start_sim  # noqa: PLC0415 - child process only
     from informer_mirror.sim.state import ClusterState  # noqa: PLC0415
 
@@ -67,33 +67,22 @@ def _sim_main(conn: Connection, pods: int, events: int, seed: int) -> None:
     sizes = [len(json.dumps(p)) for p in state.list_objects("pods")[:200]]
     sim = start_sim(state=state, bookmark_interval=60.0)
     serial = 0  # every update sets a new label value: an update that changes nothing is no event
+
+    def churn(_arg: Any) -> str:
+        """``events`` updates over a sample of Pods: the resourceVersion after the last."""
+        nonlocal serial
+        sample = rng.sample(state.list_objects("pods"), min(events, pods))
+        names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in sample]
+        for n in range(events):
+            namespace, name = names[n % len(names)]
+            pod = state.get("pods", namespace, name)
+            serial += 1
+            pod["metadata"].setdefault("labels", {})["bench-serial"] = str(serial)
+            state.update("pods", pod)
+        return state.resource_version
+
     conn.send({"url": sim.url, "populate_s": populate_s, "pod_bytes": sum(sizes) / len(sizes)})
-    try:
-        while True:
-            command = conn.recv()
-            if command == "stall":
-                sim.faults.stall_watches(new_watches=True)
-                conn.send("ok")
-            elif command == "churn":
-                sample = rng.sample(state.list_objects("pods"), min(events, pods))
-                names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in sample]
-                for n in range(events):
-                    namespace, name = names[n % len(names)]
-                    pod = state.get("pods", namespace, name)
-                    serial += 1
-                    pod["metadata"].setdefault("labels", {})["bench-serial"] = str(serial)
-                    state.update("pods", pod)
-                conn.send(state.resource_version)
-            elif command == "unstall":
-                sim.faults.unstall_watches()
-                conn.send("ok")
-            elif command == "kubeconfig":
-                path = Path(tempfile.mkdtemp()) / "kubeconfig"
-                conn.send(str(sim.write_kubeconfig(path)))
-            else:
-                break
-    finally:
-        sim.stop()
+    serve_sim(conn, sim, {"churn": churn})
 
 
 # ---- the clients (child processes) -----------------------------------------------------------
@@ -189,17 +178,17 @@ CLIENTS = {"informer": _informer_client, "naive": _naive_client}
 
 
 def _measure(ctx: Any, sim: Connection, approach: str, pods: int, events: int) -> dict[str, Any]:
-    sim.send("kubeconfig")
+    sim.send(("kubeconfig", None))
     kubeconfig = sim.recv()
-    sim.send("stall")  # hold the client's watch until the events are made
+    sim.send(("stall", None))  # hold the client's watch until the events are made
     sim.recv()
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=CLIENTS[approach], args=(child, kubeconfig, pods, events))
     proc.start()
     listed = parent.recv()
-    sim.send("churn")
+    sim.send(("churn", None))
     sim.recv()
-    sim.send("unstall")
+    sim.send(("unstall", None))
     sim.recv()
     parent.send("go")
     watched = parent.recv()
@@ -265,16 +254,13 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(_measure(ctx, sim, approach, pods, events))
                 print(_table(rows[-1:]).splitlines()[-1], flush=True)
         finally:
-            sim.send("stop")
+            sim.send(("stop", None))
             sim_proc.join(60)
     print()
     print(_table(rows))
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {
-        "benchmark": "listwatch",
-        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "python": platform.python_version(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        **result_header("listwatch"),
         "clusters": clusters,
         "events_per_measurement": events,
         "rows": rows,

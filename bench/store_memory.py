@@ -29,7 +29,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -44,6 +43,7 @@ from typing import Any
 
 import orjson
 
+from bench.report import result_header
 from informer_mirror.informer.store import Store
 from informer_mirror.informer.stored import encode, freeze, object_key, strip_managed_fields
 
@@ -443,10 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     print(_table(rows))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
-        "benchmark": "store_memory",
-        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "python": platform.python_version(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        **result_header("store_memory"),
         "pod_generator": source,
         "pod_json_bytes": round(raw),
         "pod_json_bytes_without_managed_fields": round(stripped),

@@ -67,7 +67,7 @@ class Plan:
 
 
 def _sim_main(conn: Connection, pods: int, history: int, seed: int) -> None:
-    from bench.cluster import populate_pods  # noqa: PLC0415
+    from bench.cluster import populate_pods, serve_sim  # noqa: PLC0415
     from informer_mirror.sim import start_sim  # noqa: PLC0415 - child process only
     from informer_mirror.sim.state import ClusterState  # noqa: PLC0415
 
@@ -83,42 +83,34 @@ def _sim_main(conn: Connection, pods: int, history: int, seed: int) -> None:
         pod["metadata"].setdefault("labels", {})["bench-serial"] = str(serial)
         return str(state.update("pods", pod)["metadata"]["resourceVersion"])
 
+    def churn(n: int) -> float:
+        """``n`` distinct Pods, once each, as fast as the sim can: seconds taken."""
+        chosen = rng.sample(state.list_objects("pods"), n)
+        started = time.perf_counter()
+        for pod in chosen:
+            touch(pod)
+        return time.perf_counter() - started
+
+    def paced(arg: tuple[int, float]) -> dict[str, float]:
+        """``n`` distinct Pods at ``rate``/s: ``{resourceVersion: sent at}``."""
+        n, rate = arg
+        chosen = rng.sample(state.list_objects("pods"), n)
+        sent: dict[str, float] = {}
+        start = time.monotonic()
+        for i, pod in enumerate(chosen):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)  # pacing the updates at the rate, not waiting for a condition
+            rv = touch(pod)
+            sent[rv] = time.monotonic()
+        return sent
+
     conn.send("ready")
-    try:
-        while True:
-            command, arg = conn.recv()
-            if command == "kubeconfig":
-                conn.send(str(sim.write_kubeconfig(Path(tempfile.mkdtemp()) / "kubeconfig")))
-            elif command == "stall":
-                sim.faults.stall_watches(new_watches=True)
-                conn.send("ok")
-            elif command == "unstall":
-                sim.faults.unstall_watches()
-                conn.send("ok")
-            elif command == "rv":
-                conn.send(state.resource_version)
-            elif command == "churn":  # `arg` distinct Pods, once each, as fast as the sim can
-                chosen = rng.sample(state.list_objects("pods"), arg)
-                started = time.perf_counter()
-                for pod in chosen:
-                    touch(pod)
-                conn.send(time.perf_counter() - started)
-            elif command == "paced":  # (n, rate): n distinct Pods at `rate`/s; {rv: sent at}
-                n, rate = arg
-                chosen = rng.sample(state.list_objects("pods"), n)
-                sent: dict[str, float] = {}
-                start = time.monotonic()
-                for i, pod in enumerate(chosen):
-                    delay = start + i / rate - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                    rv = touch(pod)
-                    sent[rv] = time.monotonic()
-                conn.send(sent)
-            else:
-                break
-    finally:
-        sim.stop()
+    serve_sim(
+        conn,
+        sim,
+        {"rv": lambda _arg: state.resource_version, "churn": churn, "paced": paced},
+    )
 
 
 # ---- what every client process shares ---------------------------------------------------------

@@ -43,8 +43,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import os
-import platform
 import random
 import sys
 import tempfile
@@ -55,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import mongo_stub
+from bench.report import result_header
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PAGE = 500
@@ -64,7 +63,7 @@ PAGE = 500
 
 
 def _sim_main(conn: Connection, pods: int, events: int, seed: int) -> None:
-    from bench.cluster import populate_pods  # noqa: PLC0415
+    from bench.cluster import populate_pods, serve_sim  # noqa: PLC0415
     from informer_mirror.sim import start_sim  # noqa: PLC0415 - child process only
     from informer_mirror.sim.state import ClusterState  # noqa: PLC0415
 
@@ -73,39 +72,28 @@ def _sim_main(conn: Connection, pods: int, events: int, seed: int) -> None:
     populate_pods(state, pods, rng)
     sim = start_sim(state=state, bookmark_interval=60.0)
     serial = 0
+
+    def churn(n: int) -> float:
+        """Update ``n`` distinct Pods once each: seconds taken."""
+        nonlocal serial
+        population = state.list_objects("pods")
+        chosen = rng.sample(population, min(n, len(population)))
+        started = time.perf_counter()
+        for pod in chosen:
+            serial += 1
+            pod["metadata"].setdefault("labels", {})["bench-serial"] = str(serial)
+            pod.setdefault("status", {})["phase"] = rng.choice(["Running", "Failed"])
+            state.update("pods", pod)
+        return time.perf_counter() - started
+
+    def truth(_arg: Any) -> dict[str, str]:
+        return {
+            p["metadata"]["uid"]: p["metadata"]["resourceVersion"]
+            for p in state.list_objects("pods")
+        }
+
     conn.send({"url": sim.url})
-    try:
-        while True:
-            command, arg = conn.recv()
-            if command == "kubeconfig":
-                conn.send(str(sim.write_kubeconfig(Path(tempfile.mkdtemp()) / "kubeconfig")))
-            elif command == "stall":
-                sim.faults.stall_watches(new_watches=True)
-                conn.send("ok")
-            elif command == "churn":  # update `arg` distinct Pods once each
-                population = state.list_objects("pods")
-                chosen = rng.sample(population, min(arg, len(population)))
-                started = time.perf_counter()
-                for pod in chosen:
-                    serial += 1
-                    pod["metadata"].setdefault("labels", {})["bench-serial"] = str(serial)
-                    pod.setdefault("status", {})["phase"] = rng.choice(["Running", "Failed"])
-                    state.update("pods", pod)
-                conn.send(time.perf_counter() - started)
-            elif command == "unstall":
-                sim.faults.unstall_watches()
-                conn.send("ok")
-            elif command == "truth":
-                conn.send(
-                    {
-                        p["metadata"]["uid"]: p["metadata"]["resourceVersion"]
-                        for p in state.list_objects("pods")
-                    }
-                )
-            else:
-                break
-    finally:
-        sim.stop()
+    serve_sim(conn, sim, {"churn": churn, "truth": truth})
 
 
 # ---- backends ----------------------------------------------------------------------------------
@@ -824,10 +812,7 @@ def main(argv: list[str] | None = None) -> int:
     print(_table(rows))
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {
-        "benchmark": "sync_throughput",
-        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "python": platform.python_version(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        **result_header("sync_throughput"),
         "tuned_gc": args.tuned_gc,
         "writer_settings": {"batch_size": 500, "flush_interval": 0.25},
         "rows": [{k: v for k, v in r.items() if k != "profile"} for r in rows],

@@ -157,7 +157,7 @@ class SqliteBackend:
                 timeout=self._busy_timeout,
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                 check_same_thread=False,  # only so close() may close it from another thread
-                cached_statements=512,  # upserts take up to 4 per table (sqlite_sql.UPSERT_ROWS)
+                cached_statements=512,  # upserts take up to 8 per table (sqlite_sql.UPSERT_ROWS)
             )
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA temp_store=MEMORY")

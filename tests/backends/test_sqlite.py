@@ -213,7 +213,7 @@ def test_a_batch_of_many_statements_with_a_bad_row_lands_whole_but_the_bad_row(
     backend.ensure_schema(PODS)
     first = upserts("pods", [pod(f"p-{i:03d}", labels={"n": str(i)}) for i in range(173)])
     not_json = Upsert("uid-bad", "default", "bad", "1", b'{"uid": "uid-bad", "name": ')
-    # the bad row sits in the third statement (128 + 32 + 8 + 1...): that one fails, and every
+    # the bad row sits in the third statement (128 + 32 + 8 + 4 + 2): that one fails, and every
     # row is written again one by one in the same transaction (idempotent for the first two)
     batch = [*first[:165], not_json, *first[165:]]
     result = backend.apply(PODS, batch, [])

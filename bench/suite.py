@@ -41,6 +41,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from bench.polling import wait_until
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
@@ -257,8 +259,7 @@ def _mirror_client(conn: Connection, kubeconfig: str, where: str, mode: str, pro
     writer.start()
     informer.start()
     assert informer.wait_for_sync(3600)
-    while not writer.first_full_sync_flushed:
-        time.sleep(0.002)
+    wait_until(lambda: writer.first_full_sync_flushed, "the writer's first full sync")
     sync_s = time.perf_counter() - started
     report = sampler.stop() if sampler is not None else ""
     objects = len(informer.store)

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import mongo_stub
+from bench.polling import wait_until
 from bench.report import result_header
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -174,6 +175,16 @@ class _Sampler:
         return "\n".join(lines)
 
 
+def _landed(informer: Any, writer: Any, rv: int) -> bool:
+    """Every event up to ``rv`` is in the Store, and every key it queued is written."""
+    status = writer.status()
+    return (
+        int(informer.store.last_resource_version or 0) >= rv
+        and status.queue_depth == 0
+        and status.in_flight == 0
+    )
+
+
 def _mirror_client(
     conn: Connection,
     kubeconfig: str,
@@ -226,23 +237,14 @@ def _mirror_client(
     informer.start()
     assert informer.wait_for_sync(3600)
     listed = time.perf_counter()
-    while not writer.first_full_sync_flushed:
-        time.sleep(0.002)
+    wait_until(lambda: writer.first_full_sync_flushed, "the writer's first full sync")
     synced = time.perf_counter()
     report = sampler.stop() if sampler is not None else ""
     conn.send({"list_s": listed - started, "sync_s": synced - started, "profile": report})
     target = conn.recv()  # {uid: rv} of the Pods after the churn; the watch is released now
     last_rv = max(int(rv) for rv in target.values())
     assert first_event.wait(3600)
-    while True:  # every event in the Store, and every key written
-        status = writer.status()
-        if (
-            int(informer.store.last_resource_version or 0) >= last_rv
-            and status.queue_depth == 0
-            and status.in_flight == 0
-        ):
-            break
-        time.sleep(0.002)
+    wait_until(lambda: _landed(informer, writer, last_rv), "the churn's last write")
     done = time.perf_counter()
     if verify:
         assert backend.versions(spec) == target, "the mirror differs from the cluster"
@@ -294,8 +296,7 @@ def _writer_only(conn: Connection, kubeconfig: str, kind: str, where: str, tuned
     )
     started = time.perf_counter()
     writer.start()
-    while not writer.first_full_sync_flushed:
-        time.sleep(0.001)
+    wait_until(lambda: writer.first_full_sync_flushed, "the writer's first full sync")
     conn.send({"writer_s": time.perf_counter() - started, "objects": len(store)})
     writer.stop(drain_timeout=5)
 
@@ -425,21 +426,14 @@ def _mirror_in_memory(
     started = time.perf_counter()
     writer.start()
     informer.start()
-    while not (informer.has_synced and writer.first_full_sync_flushed):
-        time.sleep(0.002)
+    wait_until(
+        lambda: informer.has_synced and writer.first_full_sync_flushed, "the first full sync"
+    )
     sync_s = time.perf_counter() - started
     released = time.perf_counter()
     lw.release.set()
     final = base + len(lines)
-    while True:
-        status = writer.status()
-        if (
-            int(informer.store.last_resource_version or 0) >= final
-            and status.queue_depth == 0
-            and status.in_flight == 0
-        ):
-            break
-        time.sleep(0.002)
+    wait_until(lambda: _landed(informer, writer, final), "the churn's last write")
     events_s = time.perf_counter() - released
     if kind == "sqlite":
         assert backend.versions(spec) == target, "the mirror differs from the recorded cluster"
@@ -555,8 +549,7 @@ def _stages(conn: Connection, kubeconfig: str, kind: str, where: str) -> None:
 
     def flush() -> None:
         writer.start()
-        while not writer.first_full_sync_flushed:
-            time.sleep(0.001)
+        wait_until(lambda: writer.first_full_sync_flushed, "the writer's first full sync")
 
     timed(f"BatchWriter: Store -> {kind} (read, build, apply)", flush)
     writer.stop(drain_timeout=5)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from informer_mirror.informer.workqueue import ItemExponentialRateLimiter, WorkQueue
+from tests.helpers import wait_until
 
 
 class FakeClock:
@@ -47,14 +47,6 @@ class RecordingMetrics:
 
     def of(self, kind: str) -> list[Any]:
         return [value for k, value in self.events if k == kind]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached before the deadline")
-        threading.Event().wait(0.001)
 
 
 def start(target: Callable[[], object], name: str) -> tuple[threading.Thread, list[Any]]:
@@ -212,7 +204,7 @@ def test_shutting_down_hands_over_a_part_filled_batch() -> None:
     q = make_queue()
     q.add("a")
     thread, out = start(lambda: q.get_batch(500, timeout=3600), "batcher")
-    wait_until(lambda: q.processing_count == 1)
+    wait_until(lambda: q.processing_count == 1, 10.0, interval=0.001)
     q.shut_down()
     assert joined(thread)
     assert out == [["a"]]
@@ -288,7 +280,7 @@ def test_shut_down_wakes_getters_blocked_without_a_timeout() -> None:
     q = make_queue()
     getter, got = start(q.get, "getter")
     batcher, batch = start(lambda: q.get_batch(5, timeout=3600), "batcher")
-    wait_until(lambda: getter.is_alive() and batcher.is_alive())
+    wait_until(lambda: getter.is_alive() and batcher.is_alive(), 10.0, interval=0.001)
     q.shut_down()
     assert joined(getter)
     assert joined(batcher)

@@ -15,11 +15,12 @@ import pytest
 from informer_mirror.access import ObservedListerWatcher
 from informer_mirror.components import MergedStore, merge_states
 from informer_mirror.errors import KubeForbidden, KubeNotFound
-from informer_mirror.informer.reflector_types import Phase, ReflectorState
+from informer_mirror.informer.reflector_types import Phase
 from informer_mirror.informer.store import Store
 from informer_mirror.kinds import BUILTIN_BY_PLURAL
 from informer_mirror.kube import ApiResource, KubeClient, KubeListerWatcher
 from informer_mirror.sim import SimHandle
+from tests.api.fakes import reflector_state
 from tests.helpers import namespace_obj, pod_obj, wait_until
 
 PODS_RULE = '{apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"]}'
@@ -125,22 +126,12 @@ def test_the_merged_store_routes_each_key_to_its_namespace_and_lists_the_union()
     assert len(merged) == 3
 
 
-WATCHING = ReflectorState(
-    name="pods",
-    phase=Phase.WATCHING,
+WATCHING = reflector_state(
+    "pods",
     resource_version="10",
-    synced=True,
-    last_error=None,
-    failures=0,
-    circuit="closed",
     last_event_at=5.0,
-    lists=1,
-    relists=0,
-    list_requests=1,
     watch_requests=2,
     events=7,
-    malformed_events=0,
-    dropped_events=0,
     watch_restarts={"closed": 1},
 )
 

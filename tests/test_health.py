@@ -19,6 +19,7 @@ from informer_mirror.notify import Notifier
 from informer_mirror.retry import CircuitSnapshot, CircuitState
 from informer_mirror.settings import HealthSettings
 from informer_mirror.writer import WriterStatus
+from tests.api.fakes import reflector_state
 
 STALL = 100.0
 
@@ -44,22 +45,15 @@ class FakeReflector:
     reconnects: int = 0
 
     def state(self) -> ReflectorState:
-        return ReflectorState(
-            name=self.name,
+        return reflector_state(
+            self.name,
             phase=self.phase,
             resource_version="42",
-            synced=True,
             last_error=self.last_error,
             failures=self.failures,
             circuit=self.circuit,
             last_event_at=self.last_event_at,
-            lists=1,
-            relists=0,
-            list_requests=1,
-            watch_requests=1,
             events=0,
-            malformed_events=0,
-            dropped_events=0,
         )
 
     def alive(self) -> bool:

@@ -3,6 +3,7 @@ many reader threads beside one writer, and breakdowns answered from an index."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -14,7 +15,6 @@ from informer_mirror.backends import SqliteBackend, Upsert, open_backend
 from informer_mirror.backends import sqlite as sqlite_mod
 from informer_mirror.backends import sqlite_sql as sql
 from informer_mirror.errors import PermanentBackendError, TransientBackendError
-from informer_mirror.registry import ResourceSpec
 from informer_mirror.settings import ClusterSettings, Settings, SqliteBackendSettings
 from tests.backends.support import CLUSTER, REGISTRY, pod, sqlite_backend, upserts
 
@@ -130,15 +130,7 @@ def test_a_new_index_in_the_configuration_is_added_to_an_existing_table(path: Pa
     backend = sqlite_backend(path)
     backend.ensure_schema(PODS)
     backend.apply(PODS, upserts("pods", [pod("a"), pod("b", phase="Pending")]), [])
-    wider = ResourceSpec(
-        name="pods",
-        group="",
-        version="v1",
-        kind="Pod",
-        namespaced=True,
-        transformer=PODS.transformer,
-        indexes=(*PODS.indexes, ("qosClass", "phase")),
-    )
+    wider = dataclasses.replace(PODS, indexes=(*PODS.indexes, ("qosClass", "phase")))
     backend.ensure_schema(wider)
     assert backend.count(wider) == 2
     backend.close()

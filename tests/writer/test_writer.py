@@ -4,6 +4,7 @@ and sync flag; ``test_convergence.py`` runs the real thing against the simulated
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,7 +17,6 @@ from informer_mirror.backends.mongo import MongoBackend
 from informer_mirror.errors import PermanentBackendError
 from informer_mirror.informer.store import Store
 from informer_mirror.informer.workqueue import WorkQueue
-from informer_mirror.registry import ResourceSpec
 from informer_mirror.registry.transformers.common import TransformOptions
 from informer_mirror.writer import BatchWriter
 from tests.backends.support import CLUSTER, REGISTRY, k8s_object, patch_mongomock, pod, store_of
@@ -251,16 +251,7 @@ def test_documents_written_in_another_format_are_rewritten_once(new_rig: NewRig)
     wait_until(lambda: first.writer.first_full_sync_flushed)
     assert first.stop()
 
-    capped = ResourceSpec(
-        name="pods",
-        group="",
-        version="v1",
-        kind="Pod",
-        namespaced=True,
-        transformer=PODS.transformer,
-        indexes=PODS.indexes,
-        options=TransformOptions(message_cap=10),
-    )
+    capped = dataclasses.replace(PODS, options=TransformOptions(message_cap=10))
     second = new_rig(specs=[capped, REGISTRY["configmaps"]])
     second.list_all({"pods": pods(10)})
     second.writer.start()

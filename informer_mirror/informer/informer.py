@@ -251,17 +251,16 @@ class Informer:
         early: set[str] = set()
 
         def published(records: list[StoredObject]) -> None:
-            for record in records:
-                early.add(record.key)
-                self._enqueue(record.key)
-                self._notify_add(record)
+            keys = [record.key for record in records]
+            early.update(keys)
+            self._enqueue_many(keys)
+            if self._handlers:
+                for record in records:
+                    self._notify_add(record)
 
         result = self.store.replace(items, resource_version, on_published=published)
-        for key in result.removed:
-            self._enqueue(key)
-        for key in (*result.added, *result.changed):
-            if key not in early:
-                self._enqueue(key)
+        self._enqueue_many(result.removed)
+        self._enqueue_many(key for key in (*result.added, *result.changed) if key not in early)
         if self._handlers:
             # processReplacedAllInfo: every delete first, then adds and updates.
             for key in result.uid_replaced:
@@ -292,6 +291,10 @@ class Informer:
     def _enqueue(self, key: str) -> None:
         if self.queue is not None:
             self.queue.add(self._queue_key(key))
+
+    def _enqueue_many(self, keys: Iterable[str]) -> None:
+        if self.queue is not None:
+            self.queue.add_many(map(self._queue_key, keys))
 
     def _notify_add(self, obj: StoredObject) -> None:
         for handler in self._handlers:

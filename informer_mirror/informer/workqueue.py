@@ -30,7 +30,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, Protocol, TypeVar
 
 logger = logging.getLogger(__name__)
@@ -158,20 +158,39 @@ class WorkQueue(Generic[K]):
     def add(self, key: K) -> None:
         """Mark ``key`` as needing work; a no-op if it already waits or the queue is shut down."""
         with self._cond:
-            self._add_locked(key)
+            if self._add_locked(key):
+                self._queued_locked(1)
 
-    def _add_locked(self, key: K) -> None:
+    def add_many(self, keys: Iterable[K]) -> None:
+        """:meth:`add` of each of ``keys``, under one lock and with one wake-up for them all.
+
+        An informer queues a list page's keys this way: per key, the lock, the depth gauge and
+        the notify cost more than the add itself."""
+        with self._cond:
+            queued = 0
+            for key in keys:
+                queued += self._add_locked(key)
+            if queued:
+                self._queued_locked(queued)
+
+    def _add_locked(self, key: K) -> bool:
+        """Mark ``key`` dirty; True if it went into the ready queue (the caller then calls
+        :meth:`_queued_locked`)."""
         if self._shutting_down or key in self._dirty:
-            return
+            return False
         self._metrics.on_add()
         self._added_at.setdefault(key, self._clock())
         self._dirty.add(key)
         if key in self._processing:
-            return  # done() queues it again
+            return False  # done() queues it again
         self._queue.append(key)
+        return True
+
+    def _queued_locked(self, count: int) -> None:
+        """``count`` keys were appended to the ready queue: update the gauge, wake getters."""
         self._metrics.depth(len(self._queue))
         self._last_add = time.monotonic()
-        self._cond.notify()
+        self._cond.notify(count)
         self._notify_fill_locked()
 
     def _notify_fill_locked(self) -> None:
@@ -190,7 +209,8 @@ class WorkQueue(Generic[K]):
         if self._shutting_down:
             return
         if delay <= 0:
-            self._add_locked(key)
+            if self._add_locked(key):
+                self._queued_locked(1)
             return
         ready_at = self._clock() + delay
         current = self._waiting.get(key)
@@ -215,6 +235,12 @@ class WorkQueue(Generic[K]):
         """``key`` was processed successfully: reset its rate-limit history."""
         self._limiter.forget(key)
 
+    def forget_many(self, keys: Iterable[K]) -> None:
+        """:meth:`forget` of each of ``keys``."""
+        forget = self._limiter.forget
+        for key in keys:
+            forget(key)
+
     def num_requeues(self, key: K) -> int:
         """How many rate-limited re-adds ``key`` had since it was last forgotten."""
         return self._limiter.num_requeues(key)
@@ -223,13 +249,16 @@ class WorkQueue(Generic[K]):
         if not self._heap:
             return
         now = self._clock()
+        queued = 0
         while self._heap and self._heap[0][0] <= now:
             _, sequence, key = heapq.heappop(self._heap)
             current = self._waiting.get(key)
             if current is None or current[1] != sequence:
                 continue  # superseded by an earlier add_after of the same key
             del self._waiting[key]
-            self._add_locked(key)
+            queued += self._add_locked(key)
+        if queued:
+            self._queued_locked(queued)
 
     def _seconds_until_due_locked(self) -> float | None:
         while self._heap:
@@ -242,14 +271,17 @@ class WorkQueue(Generic[K]):
 
     # ---- taking ---------------------------------------------------------------------------
 
-    def _take_locked(self) -> K:
-        key = self._queue.popleft()
+    def _take_locked(self, count: int = 1) -> list[K]:
+        """Hand out the first ``count`` ready keys (at most as many as are ready)."""
+        queue, on_get = self._queue, self._metrics.on_get
         now = self._clock()
-        self._dirty.discard(key)
-        self._processing[key] = now
-        self._metrics.on_get(now - self._added_at.pop(key, now))
-        self._metrics.depth(len(self._queue))
-        return key
+        keys = [queue.popleft() for _ in range(min(count, len(queue)))]
+        for key in keys:
+            self._dirty.discard(key)
+            self._processing[key] = now
+            on_get(now - self._added_at.pop(key, now))
+        self._metrics.depth(len(queue))  # once per batch: a gauge needs only the last value
+        return keys
 
     def _wait_locked(self, deadline: float | None) -> bool:
         """Block until notified, the next delayed key is due, or ``deadline``; False at deadline."""
@@ -272,7 +304,7 @@ class WorkQueue(Generic[K]):
             while True:
                 self._promote_due_locked()
                 if self._queue:
-                    return self._take_locked()
+                    return self._take_locked()[0]
                 if self._shutting_down or not self._wait_locked(deadline):
                     return None
 
@@ -293,8 +325,8 @@ class WorkQueue(Generic[K]):
         with self._cond:
             while True:
                 self._promote_due_locked()
-                while self._queue and len(batch) < max_items:
-                    batch.append(self._take_locked())
+                if self._queue and len(batch) < max_items:
+                    batch += self._take_locked(max_items - len(batch))
                 if len(batch) >= max_items or self._shutting_down:
                     return batch
                 if not batch:
@@ -325,14 +357,23 @@ class WorkQueue(Generic[K]):
 
     def done(self, key: K) -> None:
         """The worker finished ``key``; if it was re-added meanwhile it is queued again."""
+        self.done_many((key,))
+
+    def done_many(self, keys: Iterable[K]) -> None:
+        """:meth:`done` of each of ``keys`` (a writer's batch) under one lock, with one wake-up."""
         with self._cond:
-            started = self._processing.pop(key, None)
-            if started is None:
-                logger.debug("%s: done() for a key that is not being processed", self.name)
-                return
-            self._metrics.on_done(self._clock() - started)
-            if key in self._dirty:
-                self._queue.append(key)
+            now = self._clock()
+            requeued = False
+            for key in keys:
+                started = self._processing.pop(key, None)
+                if started is None:
+                    logger.debug("%s: done() for a key that is not being processed", self.name)
+                    continue
+                self._metrics.on_done(now - started)
+                if key in self._dirty:
+                    self._queue.append(key)
+                    requeued = True
+            if requeued:
                 self._metrics.depth(len(self._queue))
                 self._last_add = time.monotonic()
                 self._notify_fill_locked()

@@ -375,13 +375,12 @@ class BatchWriter:
         except Exception as e:  # a bug: keep the keys (retried after a per-key delay)
             logger.exception("writer: batch of %d keys failed unexpectedly", len(keys))
             self._count_error("internal", e)
+            self._queue.done_many(keys)
             for key in keys:
-                self._queue.done(key)
                 self._queue.add_rate_limited(key)
             return
-        for key in keys:
-            self._queue.done(key)
-            self._queue.forget(key)
+        self._queue.done_many(keys)
+        self._queue.forget_many(keys)
         if not flushed:
             logger.warning(
                 "writer: stopped with %d keys unwritten; the next start reconciles them",

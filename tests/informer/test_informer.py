@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -295,13 +295,19 @@ def test_a_first_list_longer_than_a_chunk_queues_and_announces_each_object_once(
         recorder = Recorder()
         rig.informer.add_event_handler(recorder.handler)
         adds: list[Hashable] = []
-        original_add = rig.queue.add
+        original_add, original_add_many = rig.queue.add, rig.queue.add_many
 
         def counting_add(key: Hashable) -> None:
             adds.append(key)
             original_add(key)
 
+        def counting_add_many(keys: Iterable[Hashable]) -> None:
+            listed = list(keys)
+            adds.extend(listed)
+            original_add_many(listed)
+
         rig.queue.add = counting_add  # type: ignore[method-assign]
+        rig.queue.add_many = counting_add_many  # type: ignore[method-assign]
         rig.informer.start()
         assert rig.informer.wait_for_sync(10)
         keys = rig.drain_queue()

@@ -460,6 +460,25 @@ def test_metrics_hooks_see_adds_queue_waits_work_times_retries_and_depth() -> No
     assert metrics.of("depth") == [1, 2, 1]
 
 
+def test_batched_calls_report_every_key_to_the_metrics_and_the_depth_once() -> None:
+    clock = FakeClock()
+    metrics = RecordingMetrics()
+    q = make_queue(clock=clock, metrics=metrics)
+    q.add_many(["a", "b", "a", "c"])  # "a" twice: coalesced
+    assert metrics.of("add") == [None, None, None]
+    assert metrics.of("depth") == [3]
+    clock.advance(2.0)
+    assert q.get_batch(2, timeout=0) == ["a", "b"]
+    assert metrics.of("get") == [2.0, 2.0]
+    assert metrics.of("depth") == [3, 1]
+    q.add("a")  # dirty while processing: done_many queues it again
+    clock.advance(1.0)
+    q.done_many(["a", "b", "zz"])  # "zz" is not being processed: ignored
+    assert metrics.of("done") == [1.0, 1.0]
+    assert metrics.of("depth") == [3, 1, 2]
+    assert q.get_batch(5, timeout=0) == ["c", "a"]
+
+
 # ---- model-based -------------------------------------------------------------------------
 
 KEYS = st.sampled_from(["a", "b", "c", "d"])
@@ -519,6 +538,12 @@ class QueueAgainstAModel(RuleBasedStateMachine):
         self.q.add(key)
         self._add(key)
 
+    @rule(keys=st.lists(KEYS, max_size=6))
+    def add_many(self, keys: list[str]) -> None:
+        self.q.add_many(keys)
+        for key in keys:
+            self._add(key)
+
     @rule(key=KEYS, delay=DELAYS)
     def add_after(self, key: str, delay: float) -> None:
         self.q.add_after(key, delay)
@@ -557,6 +582,22 @@ class QueueAgainstAModel(RuleBasedStateMachine):
         self.processing.discard(key)
         if key in self.dirty:
             self.queue.append(key)
+
+    @rule(keys=st.lists(KEYS, max_size=4, unique=True))
+    def done_many(self, keys: list[str]) -> None:
+        # keys not being processed are ignored, as done() ignores them
+        self.q.done_many(keys)
+        for key in keys:
+            if key in self.processing:
+                self.processing.discard(key)
+                if key in self.dirty:
+                    self.queue.append(key)
+
+    @rule(keys=st.lists(KEYS, max_size=4))
+    def forget_many(self, keys: list[str]) -> None:
+        self.q.forget_many(keys)
+        for key in keys:
+            self.failures.pop(key, None)
 
     @rule(seconds=DELAYS)
     def advance(self, seconds: float) -> None:

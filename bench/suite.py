@@ -24,6 +24,7 @@ the scenarios in order, then one more for the warm restart:
 6. REST: ``bench.api_throughput``'s single GET and 100-item page over HTTP, beside the direct
    backend query (the API has no naive twin: the old system had no API).
 
+The mirror is wired as the daemon wires it, Prometheus hooks included (``bench.pipeline``).
 Reuses ``bench.baseline`` (the naive old system), ``bench.sync_throughput`` (backend opening, the
 sampling profiler), ``bench.listwatch`` (the RSS probe) and ``bench.api_throughput``.
 """
@@ -217,39 +218,19 @@ def _serve_commands(conn: Connection, recorder: Recorder, gcw: GcWatch) -> None:
 
 
 def _mirror_client(conn: Connection, kubeconfig: str, where: str, mode: str, profile: bool) -> None:
+    from bench.pipeline import pod_pipeline  # noqa: PLC0415 - child process only
     from bench.sync_throughput import _open_backend, _Sampler  # noqa: PLC0415 - reuse
     from informer_mirror import gctuning  # noqa: PLC0415
-    from informer_mirror.informer.informer import Informer  # noqa: PLC0415
-    from informer_mirror.informer.workqueue import WorkQueue  # noqa: PLC0415
-    from informer_mirror.kube import ApiResource, KubeClient, KubeListerWatcher  # noqa: PLC0415
-    from informer_mirror.registry import build_registry  # noqa: PLC0415
-    from informer_mirror.settings import ClusterSettings, Settings  # noqa: PLC0415
-    from informer_mirror.writer import BatchWriter  # noqa: PLC0415
+    from informer_mirror.kube import KubeClient  # noqa: PLC0415
 
     gcw = GcWatch()
     gc.callbacks.append(gcw)
     recorder = Recorder()
-    registry = build_registry(Settings(cluster=ClusterSettings(name="bench")))
-    spec = registry["pods"]
     backend = _RecordingBackend(_open_backend("sqlite", where), recorder)
     client = KubeClient.from_kubeconfig(kubeconfig)
-    queue: WorkQueue[Any] = WorkQueue(name="mirror")
-    informer = Informer(
-        name="pods",
-        lister_watcher=KubeListerWatcher(
-            client, ApiResource.from_kind(spec.kind_info), schema=spec.decode_schema
-        ),
-        queue=queue,
-        transform=registry.transform_for("pods"),
-        resource_version="",
-    )
-    writer = BatchWriter(
-        backend=backend,  # a seam wrapper with the Backend methods
-        queue=queue,
-        specs=[spec],
-        sources={"pods": informer},
-        cluster="bench",
-    )
+    # a seam wrapper with the Backend methods
+    pipeline = pod_pipeline(client, backend)  # type: ignore[arg-type]
+    informer, writer = pipeline.informer, pipeline.writer
     gctuning.tune_process()  # as `informer-mirror run` does before it starts anything
     rss0 = gcw.rss()
     sampler = _Sampler() if profile else None

@@ -8,7 +8,8 @@ yardstick here, its ``_id`` lookups and unique checks scan the whole collection)
 
 * ``mirror``: informer-mirror's pipeline as the daemon wires it: ``KubeListerWatcher`` ->
   ``Informer`` (registry transform into the ``Store``) -> ``WorkQueue`` -> ``BatchWriter``
-  (default ``writer:`` settings: batches of 500, 0.25 s) -> ``Backend.apply``;
+  (default ``writer:`` settings: batches of 500, 0.25 s) -> ``Backend.apply``, with the
+  daemon's Prometheus hooks (``bench/pipeline.py``);
 * ``naive``: the seed's "old system": the official client on typed models
   (``list_pod_for_all_namespaces`` pages of 500, then ``watch.Watch().stream``), each object turned
   back into a dict (``sanitize_for_serialization``), transformed by the same registry transformer,
@@ -194,28 +195,15 @@ def _mirror_client(
     verify: bool,
     tuned_gc: bool,
 ) -> None:
-    from informer_mirror.informer.informer import EventHandler, Informer  # noqa: PLC0415
-    from informer_mirror.informer.workqueue import WorkQueue  # noqa: PLC0415
-    from informer_mirror.kube import ApiResource, KubeClient, KubeListerWatcher  # noqa: PLC0415
-    from informer_mirror.registry import build_registry  # noqa: PLC0415
-    from informer_mirror.settings import ClusterSettings, Settings  # noqa: PLC0415
-    from informer_mirror.writer import BatchWriter  # noqa: PLC0415
+    from bench.pipeline import pod_pipeline  # noqa: PLC0415
+    from informer_mirror.informer.informer import EventHandler  # noqa: PLC0415
+    from informer_mirror.kube import KubeClient  # noqa: PLC0415
 
-    registry = build_registry(Settings(cluster=ClusterSettings(name="bench")))
-    spec = registry["pods"]
     backend = _open_backend(kind, where)
     client = KubeClient.from_kubeconfig(kubeconfig)
-    queue: WorkQueue[Any] = WorkQueue(name="mirror")
+    pipeline = pod_pipeline(client, backend)
+    spec, informer, writer = pipeline.spec, pipeline.informer, pipeline.writer
     _tune_gc(tuned_gc)
-    informer = Informer(
-        name="pods",
-        lister_watcher=KubeListerWatcher(
-            client, ApiResource.from_kind(spec.kind_info), schema=spec.decode_schema
-        ),
-        queue=queue,
-        transform=registry.transform_for("pods"),
-        resource_version="",
-    )
     first_event = threading.Event()
     first_at = 0.0
 
@@ -226,9 +214,6 @@ def _mirror_client(
             first_event.set()
 
     informer.add_event_handler(EventHandler(on_update=on_update))
-    writer = BatchWriter(
-        backend=backend, queue=queue, specs=[spec], sources={"pods": informer}, cluster="bench"
-    )
     sampler = _Sampler() if profile else None
     started = time.perf_counter()
     if sampler is not None:

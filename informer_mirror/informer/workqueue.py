@@ -1,9 +1,10 @@
 """The work queue of keys between the informers and the BatchWriter (client-go ``util/workqueue``).
 
 Place in the data flow: Reflector/Informer threads ``add`` the key of every object that changed
-(``(resource, "namespace/name")`` tuples); writer threads take keys with ``get_batch``, read each
-key's current state from the Store, write, then call ``done`` per key, and ``add_rate_limited`` /
-``forget`` on failure / success. Any thread may call any method.
+(``(resource, "namespace/name")`` tuples; ``add_many`` for a list page's keys); writer threads
+take keys with ``get_batch``, read each key's current state from the Store, write, then call
+``done`` (``done_many`` for a batch), and ``add_rate_limited`` / ``forget`` on failure / success.
+Any thread may call any method.
 
 What it owns, with client-go's contract (``queue.go`` L190-342, informer-semantics.md section 2.6):
 

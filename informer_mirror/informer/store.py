@@ -98,7 +98,8 @@ IndexFunc = Callable[["StoredObject"], Iterable[str]]
 
 
 def index_by_namespace(obj: StoredObject) -> tuple[str]:
-    """client-go's ``MetaNamespaceIndexFunc`` (``""`` for cluster-scoped objects)."""
+    """client-go's ``MetaNamespaceIndexFunc`` (``""`` for cluster-scoped objects). The Store
+    registers it under :data:`NAMESPACE_INDEX` and reads the same value from the record itself."""
     return (obj.namespace,)
 
 
@@ -220,17 +221,18 @@ class Store:
         return transform_error_stand_in(raw, error)
 
     def _index_record(self, record: StoredObject, doc: dict[str, Any]) -> dict[str, _Values]:
-        if len(self._indexers) == 1:
-            # Only the built-in namespace index (add_indexers refuses to replace it): its value
-            # is the record's namespace, which needs no call. Measured on 10k Pods: 1.5 us each.
-            return {NAMESPACE_INDEX: (record.namespace,)}
-        object.__setattr__(record, "_decoded", doc)  # lets index functions read the content free
-        try:
-            return {
-                name: self._run_indexer(name, fn, record) for name, fn in self._indexers.items()
-            }
-        finally:
-            object.__setattr__(record, "_decoded", None)
+        # The built-in namespace index (add_indexers refuses to replace it) is the record's own
+        # namespace, read without a call, as _old_values_locked reads it: 1.5 us per object.
+        values: dict[str, _Values] = {NAMESPACE_INDEX: (record.namespace,)}
+        if len(self._indexers) > 1:
+            object.__setattr__(record, "_decoded", doc)  # index functions read the content free
+            try:
+                for name, fn in self._indexers.items():
+                    if name != NAMESPACE_INDEX:
+                        values[name] = self._run_indexer(name, fn, record)
+            finally:
+                object.__setattr__(record, "_decoded", None)
+        return values
 
     def _run_indexer(self, name: str, fn: IndexFunc, record: StoredObject) -> _Values:
         try:
@@ -254,7 +256,7 @@ class Store:
     # ---- index bookkeeping (under the lock) -----------------------------------------------
 
     def _old_values_locked(self, index: str, record: StoredObject) -> _Values:
-        if index == NAMESPACE_INDEX and self._indexers[index] is index_by_namespace:
+        if index == NAMESPACE_INDEX:  # the record's namespace (_index_record)
             return (record.namespace,)
         return self._values[index].get(record.key, ())
 

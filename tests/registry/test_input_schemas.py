@@ -8,11 +8,13 @@ import dataclasses
 import random
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
 from informer_mirror.kube.decode import decode_event, decode_list
 from informer_mirror.registry import ResourceSpec, build_registry
+from informer_mirror.registry.transformers.pods import PodSpecView, PodStatusView
 from informer_mirror.settings import ClusterSettings, Settings
 from informer_mirror.sim.objects import populate
 from informer_mirror.sim.state import ClusterState
@@ -126,13 +128,50 @@ def test_documents_from_the_schema_equal_documents_from_whole_objects(
 ) -> None:
     objects = cluster.list_objects(spec.name)
     assert objects, f"the simulated cluster has no {spec.name}"
-    objects += _odd_objects(spec.name, objects[0])
-    body = orjson.dumps({"kind": "List", "metadata": {"resourceVersion": "9"}, "items": objects})
+    body = _page(objects)
     lean = decode_list(body, lean=True, schema=spec.input_schema)["items"]
-    assert len(orjson.dumps(lean)) < len(body) / 2, "the schema leaves most of an object out"
+    assert len(msgspec.json.encode(lean)) < len(body) / 2, "the schema leaves most out"
+    _assert_same_documents(spec, lean, body)
+    # each odd object in a page of its own: one that does not fit the schema sends its page
+    # the general way, and its documents must not tell
+    for odd in _odd_objects(spec.name, objects[0]):
+        body = _page([*objects[:3], odd])
+        _assert_same_documents(
+            spec, decode_list(body, lean=True, schema=spec.input_schema)["items"], body
+        )
+
+
+def _page(objects: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps({"kind": "List", "metadata": {"resourceVersion": "9"}, "items": objects})
+
+
+def _assert_same_documents(spec: ResourceSpec, decoded: list[Any], body: bytes) -> None:
     whole = orjson.loads(body)["items"]
-    for slim, full in zip(lean, whole, strict=True):
+    for slim, full in zip(decoded, whole, strict=True):
         assert spec.to_document(slim, cluster="c") == spec.to_document(full, cluster="c")
+
+
+def test_pods_arrive_with_typed_views_and_a_mistyped_value_costs_only_its_page() -> None:
+    pod = _sim_pods(1)[0]
+    body = _page([pod, pod])
+    items = decode_list(body, lean=True, schema=REGISTRY["pods"].input_schema)["items"]
+    assert [(type(p["spec"]), type(p["status"])) for p in items] == [
+        (PodSpecView, PodStatusView)
+    ] * 2
+    hostile = _set(pod, "status.containerStatuses", [{"name": "app", "restartCount": "7"}])
+    items = decode_list(_page([pod, hostile]), lean=True, schema=REGISTRY["pods"].input_schema)[
+        "items"
+    ]
+    # the page decodes the lean general way: plain dicts, still without managedFields
+    assert [type(p["spec"]) for p in items] == [dict, dict]
+    assert all("managedFields" not in p["metadata"] for p in items)
+    assert pod["metadata"].get("managedFields"), "the simulated Pod has managedFields to drop"
+
+
+def _sim_pods(count: int) -> list[dict[str, Any]]:
+    state = ClusterState()
+    populate(state, 200, random.Random(3), clock=lambda: 1_700_000_000.0)
+    return state.list_objects("pods")[:count]
 
 
 @pytest.mark.parametrize("spec", WITH_SCHEMA, ids=lambda spec: spec.name)
@@ -153,6 +192,11 @@ def test_a_watch_event_decodes_into_the_schema_but_an_error_keeps_its_whole_stat
 def test_a_page_off_the_schema_decodes_the_general_way() -> None:
     pods = REGISTRY["pods"]
     body = orjson.dumps({"items": [{"metadata": {"name": "a"}, "spec": {"containers": "x"}}]})
+    assert decode_list(body, lean=True, schema=pods.input_schema)["items"] == [
+        {"metadata": {"name": "a"}, "spec": {"containers": "x"}}
+    ]
+    # an item that is no object fits no schema: orjson decodes the page whole
+    body = orjson.dumps({"kind": "PodList", "items": [{"metadata": {"name": "a"}}, 7]})
     assert decode_list(body, lean=True, schema=pods.input_schema) == orjson.loads(body)
 
 

@@ -18,7 +18,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+import msgspec
+
 from informer_mirror.registry.redaction import LAST_APPLIED, MAPPINGS, redact_annotations
+from informer_mirror.registry.transformers.views import view
 
 Obj = Mapping[str, Any]
 """A raw Kubernetes object (or any JSON object inside one)."""
@@ -141,33 +144,45 @@ def cap_text(value: Any, cap: int) -> str | None:
 # --- shared shapes -----------------------------------------------------------------------------
 
 
+class ConditionView(msgspec.Struct, gc=False):
+    """One entry of ``status.conditions``, as far as documents keep it (``views``)."""
+
+    type: str | None = None
+    status: str | None = None
+    lastTransitionTime: str | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
 def conditions(status: Any, options: TransformOptions) -> list[Doc]:
     """``status.conditions`` as ``[{type, status, lastTransitionTime[, reason][, message]}]``.
 
     A list rather than a ``{type: status}`` map: condition types may contain dots
     (readiness gates), which MongoDB cannot address in a field path.
     """
-    # The accessors are inlined here: every object of most kinds has several conditions, and
-    # the calls were a third of a Pod's transform.
-    out: list[Doc] = []
     found = status.get("conditions") if isinstance(status, MAPPINGS) else None
     if not isinstance(found, list):
-        return out
+        return []
+    return condition_docs(
+        [view(ConditionView, c) for c in found if isinstance(c, MAPPINGS)], options
+    )
+
+
+def condition_docs(found: list[ConditionView], options: TransformOptions) -> list[Doc]:
+    """The documents of conditions already in view form (see :func:`conditions`)."""
+    out: list[Doc] = []
     cap = options.message_cap
     for c in found:
-        if not isinstance(c, MAPPINGS):
-            continue
-        kind, state, since = c.get("type"), c.get("status"), c.get("lastTransitionTime")
         condition: Doc = {
-            "type": kind if isinstance(kind, str) else None,
-            "status": state if isinstance(state, str) else None,
-            "lastTransitionTime": since if isinstance(since, str) else None,
+            "type": c.type,
+            "status": c.status,
+            "lastTransitionTime": c.lastTransitionTime,
         }
         # most conditions of a healthy object have neither: leave them out rather than store nulls
-        reason, message = c.get("reason"), c.get("message")
-        if isinstance(reason, str):
-            condition["reason"] = reason
-        if isinstance(message, str):
+        if c.reason is not None:
+            condition["reason"] = c.reason
+        message = c.message
+        if message is not None:
             condition["message"] = message if len(message) <= cap else cap_text(message, cap)
         out.append(condition)
     return out

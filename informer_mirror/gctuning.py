@@ -1,4 +1,4 @@
-"""Garbage-collector policy for a process that decodes large JSON documents all day.
+"""Garbage-collector and GIL policy for a process that decodes large JSON documents all day.
 
 Place in the data flow: :func:`paused` wraps a whole list, from the first request to the Store
 holding every record (``informer/reflector.py``, on reflector threads); a watch event is too
@@ -24,12 +24,14 @@ next collection after the pause.
 - :func:`tune_process` moves the start-up heap (modules, registry, settings: ~100k objects that
   live as long as the process) into the permanent generation (``gc.freeze``), so no collection
   rescans it, and raises the young-generation threshold so the few thousand objects each batch
-  of watch events allocates do not trigger a collection each.
+  of watch events allocates do not trigger a collection each. It also shortens the GIL's switch
+  interval (:data:`SWITCH_INTERVAL`).
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +43,18 @@ MIDDLE_THRESHOLD = 20
 OLD_THRESHOLD = 100
 """Middle collections between full collections, on top of CPython's own rule that a full
 collection waits until the objects surviving into the old generation reach a quarter of it."""
+
+SWITCH_INTERVAL = 0.0002
+"""Seconds a thread may hold the GIL while another waits for it (CPython's default: 0.005).
+
+Why: the writer hands each SQLite statement to C with the GIL released, and wants it back when
+the statement ends; the reflector meanwhile runs Python (decode, transform) and keeps it until
+the interval runs out, so with the default the second core idled for up to 5 ms after each
+statement. Measured on 2 cores, initial sync of 10k Pods into SQLite: 17.3k objects/s at 5 ms,
+18.4k at 1 ms, 19.4k at 0.5 ms, 20.3k at 0.2 ms, 20.9k at 0.1 ms and 18.1k at 0.05 ms (means
+of 6-15 runs each; below 0.1 ms the forced switches cost more than the waits they save, so 0.2
+keeps a margin). In the full benchmark, 10k Pods synced 15.9k -> 19.2k objects/s; watch event
+throughput, event-to-backend latency and REST throughput did not change."""
 
 _lock = threading.Lock()
 _depth = 0
@@ -66,7 +80,9 @@ def paused() -> Iterator[None]:
 
 
 def tune_process() -> None:
-    """Freeze the start-up heap out of every collection and raise the thresholds (once, early)."""
+    """Freeze the start-up heap out of every collection, raise the thresholds and shorten the
+    GIL switch interval (once, early)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, OLD_THRESHOLD)
+    sys.setswitchinterval(SWITCH_INTERVAL)

@@ -4,6 +4,7 @@ collector as it found it; tuning freezes the start-up heap and raises the thresh
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -76,10 +77,15 @@ def test_a_pause_ends_when_its_body_raises() -> None:
     assert gc.isenabled()
 
 
-def test_tuning_freezes_the_live_heap_and_raises_the_thresholds() -> None:
+def test_tuning_freezes_the_live_heap_raises_the_thresholds_and_shortens_the_gil_slice() -> None:
     gc.unfreeze()
     survivor = [object()]  # alive across the freeze
-    gctuning.tune_process()
+    default_interval = sys.getswitchinterval()
+    try:
+        gctuning.tune_process()
+        assert sys.getswitchinterval() == pytest.approx(gctuning.SWITCH_INTERVAL)
+    finally:
+        sys.setswitchinterval(default_interval)
     assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == (
         gctuning.YOUNG_THRESHOLD,

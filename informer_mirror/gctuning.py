@@ -44,18 +44,28 @@ OLD_THRESHOLD = 100
 """Middle collections between full collections, on top of CPython's own rule that a full
 collection waits until the objects surviving into the old generation reach a quarter of it."""
 
-SWITCH_INTERVAL = 0.0002
+SWITCH_INTERVAL = 0.0005
 """Seconds a thread may hold the GIL while another waits for it (CPython's default: 0.005).
 
 Why: the writer hands each SQLite statement to C with the GIL released, and wants it back when
 the statement ends; the reflector meanwhile runs Python (decode, transform) and keeps it until
 the interval runs out, so with the default the second core idled for up to 5 ms after each
-statement. Measured on 2 cores, initial sync of 10k Pods into SQLite: 17.3k objects/s at 5 ms,
-18.4k at 1 ms, 19.4k at 0.5 ms, 20.3k at 0.2 ms, 20.9k at 0.1 ms and 18.1k at 0.05 ms (means
-of 6-15 runs each; below 0.1 ms the forced switches cost more than the waits they save, so 0.2
-keeps a margin). In the full benchmark, 10k Pods synced 15.9k -> 19.2k objects/s (100k Pods:
-14.6k both); watch event throughput, event-to-backend latency and REST throughput did not
-change."""
+statement. Measured on 2 cores (``bench/pipeline.py``'s mirror, means of 6-21 runs each):
+
+==========  ============================  ================================
+interval    initial sync, 10k Pods        burst of 10k watch events
+==========  ============================  ================================
+5 ms        17.3k objects/s               16.1k events/s
+1 ms        18.6k                         16.3k
+0.5 ms      19.2k                         16.3k
+0.2 ms      19.7k                         14.6k
+0.1 ms      20.9k                         -
+0.05 ms     18.1k                         -
+==========  ============================  ================================
+
+Shorter intervals help the list, where the writer's statements are long, and hurt the burst of
+events, where the reflector is forced off the GIL mid-event more often than the writer needs it
+back; 0.5 ms takes most of the first and none of the second."""
 
 _lock = threading.Lock()
 _depth = 0

@@ -40,7 +40,9 @@ _tables: dict[type, _Fields] = {}
 
 def view(cls: type[V], value: Any) -> V:
     """``value`` as a ``cls`` view: itself if it is one, an empty view if it is not a mapping,
-    else converted (strictly when it fits, leniently when it does not). Never raises."""
+    else converted (strictly when it fits, leniently when it does not). Never raises for any
+    ``value``; a view class with a field type the lenient rules do not know raises TypeError
+    (a bug in its declaration, found by the first object viewed)."""
     if type(value) is cls:
         return value
     if not isinstance(value, MAPPINGS):

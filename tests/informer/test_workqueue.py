@@ -144,6 +144,22 @@ def test_get_blocks_until_another_thread_adds_a_key() -> None:
     assert out == ["a"]
 
 
+def test_a_key_that_done_queues_again_wakes_a_getter_already_waiting() -> None:
+    q = make_queue()
+    q.add("a")
+    assert q.get(timeout=0) == "a"
+    q.add("a")  # dirty while processing: held back until done
+    thread, out = start(q.get, "getter")
+    try:
+        # the getter must be asleep in the queue's condition before done() queues the key
+        wait_until(lambda: len(q._cond._waiters) == 1, timeout=10)  # type: ignore[attr-defined]
+        q.done("a")
+        assert joined(thread)
+        assert out == ["a"]
+    finally:
+        q.shut_down()
+
+
 def test_get_with_a_timeout_returns_none_when_nothing_arrives() -> None:
     q = make_queue()
     assert q.get(timeout=0.01) is None

@@ -364,7 +364,7 @@ class WorkQueue(Generic[K]):
         """:meth:`done` of each of ``keys`` (a writer's batch) under one lock, with one wake-up."""
         with self._cond:
             now = self._clock()
-            requeued = False
+            requeued = 0
             for key in keys:
                 started = self._processing.pop(key, None)
                 if started is None:
@@ -373,11 +373,9 @@ class WorkQueue(Generic[K]):
                 self._metrics.on_done(now - started)
                 if key in self._dirty:
                     self._queue.append(key)
-                    requeued = True
+                    requeued += 1
             if requeued:
-                self._metrics.depth(len(self._queue))
-                self._last_add = time.monotonic()
-                self._notify_fill_locked()
+                self._queued_locked(requeued)
             # notify_all: a plain notify() could wake a shut_down_with_drain() waiter in place of
             # the getter that must take the re-queued key.
             self._cond.notify_all()

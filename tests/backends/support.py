@@ -6,11 +6,18 @@ registry's transform into a real ``Store`` and out through the writer's ``build_
 mongomock 4.3 predates two things pymongo 4.20 does, so :func:`patch_mongomock` adapts the fake
 (never our code): pymongo's ``ReplaceOne`` now passes ``sort=`` to the bulk builder, and a real
 server decodes the ``RawBSONDocument`` it receives while mongomock would store it undecoded.
+
+mongomock is also not thread-safe, where a server and pymongo's client are: a replace rewrites the
+stored document in place while a find on another thread may be copying it ("OrderedDict mutated
+during iteration"). The daemon's writer threads and the API read one client at once, so the patch
+also makes each collection operation atomic under one lock, as a server applies it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,7 +28,7 @@ import mongomock
 import pymongo
 import pytest
 from bson.raw_bson import RawBSONDocument
-from mongomock.collection import BulkOperationBuilder
+from mongomock.collection import BulkOperationBuilder, Collection, Cursor
 
 from informer_mirror.backends import (
     ApplyResult,
@@ -130,6 +137,43 @@ def patch_mongomock(monkeypatch: pytest.MonkeyPatch) -> None:
         return original(self, selector, doc, upsert, collation=collation, hint=hint)
 
     monkeypatch.setattr(BulkOperationBuilder, "add_replace", add_replace)
+    for cls, names in _ATOMIC.items():
+        for name in names:
+            monkeypatch.setattr(cls, name, _atomic(getattr(cls, name)))
+
+
+_MONGOMOCK_LOCK = threading.RLock()
+"""One lock for every mongomock operation in the process (an RLock: a bulk write calls the
+single-document operations, an aggregate calls find)."""
+
+_ATOMIC: dict[type, tuple[str, ...]] = {
+    Collection: (
+        "_insert",
+        "_update",
+        "_delete",
+        "_find_and_modify",
+        "bulk_write",
+        "count_documents",
+        "estimated_document_count",
+        "distinct",
+        "aggregate",
+        "create_index",
+        "create_indexes",
+        "drop",
+    ),
+    # A find is lazy: its documents are read when the cursor first computes its results.
+    Cursor: ("_compute_results", "distinct"),
+}
+"""The mongomock methods that read or write stored documents, made atomic by patch_mongomock."""
+
+
+def _atomic(method: Any) -> Any:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _MONGOMOCK_LOCK:
+            return method(*args, **kwargs)
+
+    return locked
 
 
 def mongomock_backend(monkeypatch: pytest.MonkeyPatch, **kw: Any) -> MongoBackend:

@@ -6,6 +6,7 @@ mongomock cannot produce is needed."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,6 +45,37 @@ def backend(client: mongomock.MongoClient) -> Iterator[MongoBackend]:
 
 def raw_pods(client: mongomock.MongoClient) -> Any:
     return client["mirror"]["pods"]
+
+
+def test_the_patched_fake_reads_and_writes_from_several_threads_as_a_server_does(
+    backend: MongoBackend,
+) -> None:
+    """The writer threads and the API share one client. Unpatched, mongomock rewrites a stored
+    document in place while a find on another thread reads it: the find misses the document or
+    raises (in most runs of this test; checked). This guards the fake the other tests rely on."""
+    labels = {f"label-{i}": str(i) for i in range(100)}
+    versions = [upserts("pods", [pod("a", rv=str(rv), labels=labels)]) for rv in range(1, 9)]
+    backend.apply(PODS, versions[0], [])
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            while not stop.is_set():
+                for batch in versions:
+                    backend.apply(PODS, batch, [])
+        except BaseException as e:  # handed to the test thread
+            failures.append(e)
+
+    writer = threading.Thread(target=write, name="test-writer")
+    writer.start()
+    try:
+        seen = {backend.versions(PODS)["uid-default-a"] for _ in range(1500)}
+    finally:
+        stop.set()
+        writer.join()
+    assert failures == []
+    assert seen <= {str(rv) for rv in range(1, 9)}
 
 
 def test_a_stored_document_has_the_uid_as_id_and_its_labels_as_indexable_pairs(

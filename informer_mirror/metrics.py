@@ -4,7 +4,8 @@ Place in the data flow: beside it, not in it. Components never import ``promethe
 call hook objects made here, which implement the components' own metrics Protocols:
 
 * :meth:`MirrorMetrics.queue_hooks` -> ``informer.workqueue.QueueMetrics`` (any thread that adds to
-  or takes from the WorkQueue, under the queue's lock: one counter/histogram update, no I/O);
+  or takes from the WorkQueue, under the queue's lock: one counter/histogram update per batch of
+  keys, no I/O);
 * :meth:`MirrorMetrics.writer_hooks` -> ``writer.metrics_hooks.WriterMetrics`` (writer threads);
 * :meth:`MirrorMetrics.informer_handler` -> an ``informer.EventHandler`` counting the changes an
   informer delivers (its reflector thread);
@@ -23,15 +24,23 @@ never on the process-global one, so tests and several apps in one process do not
 
 from __future__ import annotations
 
+import bisect
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.utils import floatToGoString
 
 from informer_mirror import __version__
 from informer_mirror.informer.informer import EventHandler
@@ -85,6 +94,67 @@ class ComponentStates(Protocol):
         ``backend``): None when healthy, else the problem. Empty before its first run."""
 
 
+class BatchHistogram:
+    """A histogram observed a batch of values at a time, exported like a prometheus_client
+    ``Histogram`` without labels (``_bucket``, ``_count``, ``_sum``; no ``_created``).
+
+    Why: the WorkQueue reports the keys of a whole writer batch at once, and a ``Histogram``
+    takes two locks per observation. Measured per key of 500-key batches through ``add_many``,
+    ``get_batch``, ``done_many`` and ``forget_many`` with the daemon's queue hooks: 2.7 us with
+    a ``Histogram.observe`` per key and hook, 0.7 us with one call per batch into this (0.5 us
+    with no metrics at all).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        *,
+        buckets: Sequence[float],
+        registry: CollectorRegistry,
+    ) -> None:
+        bounds = [float(b) for b in buckets]
+        if not bounds or bounds != sorted(set(bounds)) or bounds[-1] == float("inf"):
+            raise ValueError(f"{name}: buckets must be finite, distinct and ascending")
+        self.name = name
+        self._documentation = documentation
+        self._bounds = bounds
+        self._labels = [*map(floatToGoString, bounds), "+Inf"]
+        self._counts = [0] * (len(bounds) + 1)  # per bucket; the last one is +Inf
+        self._sum = 0.0
+        self._lock = threading.Lock()
+        registry.register(self)
+
+    def observe(self, values: Iterable[float]) -> None:
+        """Record each of ``values`` (a negative one, a clock's step back, counts as 0)."""
+        bounds, find = self._bounds, bisect.bisect_left
+        with self._lock:
+            counts = self._counts
+            total = 0.0
+            for value in values:
+                seconds = value if value > 0.0 else 0.0
+                counts[find(bounds, seconds)] += 1  # le is inclusive: the first bound >= it
+                total += seconds
+            self._sum += total
+
+    def describe(self) -> Iterator[Metric]:
+        """The family with no samples: lets the registry refuse a duplicate name."""
+        yield HistogramMetricFamily(self.name, self._documentation)
+
+    def collect(self) -> Iterator[Metric]:
+        """The cumulative buckets and the sum, read under the lock (one consistent snapshot)."""
+        with self._lock:
+            counts, total = list(self._counts), self._sum
+        cumulative: list[tuple[str, float]] = []
+        running = 0
+        for label, count in zip(self._labels, counts, strict=True):
+            running += count
+            cumulative.append((label, float(running)))
+        yield HistogramMetricFamily(
+            self.name, self._documentation, buckets=cumulative, sum_value=total
+        )
+
+
 class QueueHooks:
     """``informer.workqueue.QueueMetrics`` over the WorkQueue metrics."""
 
@@ -97,17 +167,17 @@ class QueueHooks:
         self._latency = metrics.queue_latency
         self._work = metrics.queue_work_duration
 
-    def on_add(self) -> None:
-        """A key became dirty."""
-        self._adds.inc()
+    def on_add(self, count: int) -> None:
+        """``count`` keys became dirty."""
+        self._adds.inc(count)
 
-    def on_get(self, wait_seconds: float) -> None:
-        """A key was handed to a worker after waiting ``wait_seconds``."""
-        self._latency.observe(max(wait_seconds, 0.0))
+    def on_get(self, wait_seconds: Sequence[float]) -> None:
+        """Keys were handed to a worker after waiting ``wait_seconds[i]`` each."""
+        self._latency.observe(wait_seconds)
 
-    def on_done(self, work_seconds: float) -> None:
-        """A worker finished a key it held for ``work_seconds``."""
-        self._work.observe(max(work_seconds, 0.0))
+    def on_done(self, work_seconds: Sequence[float]) -> None:
+        """A worker finished keys it held for ``work_seconds[i]`` each."""
+        self._work.observe(work_seconds)
 
     def on_retry(self) -> None:
         """A key was re-added through the rate limiter."""
@@ -172,13 +242,13 @@ class MirrorMetrics:
             "Keys re-added through the rate limiter after a failed write.",
             registry=r,
         )
-        self.queue_latency = Histogram(
+        self.queue_latency = BatchHistogram(
             f"{NS}_workqueue_queue_duration_seconds",
             "Seconds a key waited in the WorkQueue before a writer took it.",
             registry=r,
             buckets=QUEUE_BUCKETS,
         )
-        self.queue_work_duration = Histogram(
+        self.queue_work_duration = BatchHistogram(
             f"{NS}_workqueue_work_duration_seconds",
             "Seconds a writer held a key (read from the Store, write, done).",
             registry=r,

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from prometheus_client import CollectorRegistry, generate_latest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from informer_mirror.api import create_app
@@ -21,7 +23,7 @@ from informer_mirror.informer.reflector_types import ReflectorState
 from informer_mirror.informer.workqueue import QueueMetrics, WorkQueue
 from informer_mirror.kinds import BUILTIN_BY_PLURAL
 from informer_mirror.kube import ApiResource, KubeClient, KubeListerWatcher
-from informer_mirror.metrics import MirrorMetrics
+from informer_mirror.metrics import QUEUE_BUCKETS, BatchHistogram, MirrorMetrics
 from informer_mirror.registry import build_registry
 from informer_mirror.settings import Settings
 from informer_mirror.sim import SimHandle
@@ -86,6 +88,56 @@ def test_queue_hooks_count_adds_depth_latency_work_and_retries_of_a_real_workque
     assert sample(metrics, "informer_mirror_workqueue_work_duration_seconds_count") == 3
     assert sample(metrics, "informer_mirror_workqueue_retries_total") == 1
     queue.shut_down()
+
+
+def histogram_samples(registry: CollectorRegistry, name: str) -> dict[tuple[str, str], float]:
+    """``{(sample name, le): value}`` of one histogram as a scraper reads it (no _created)."""
+    text = generate_latest(registry).decode()
+    return {
+        (s.name, s.labels.get("le", "")): s.value
+        for family in text_string_to_metric_families(text)
+        if family.name == name
+        for s in family.samples
+        if not s.name.endswith("_created")
+    }
+
+
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.sampled_from([*QUEUE_BUCKETS, 0.0, -1.0]),  # on a bound: le is inclusive
+                st.floats(min_value=-1.0, max_value=100.0),
+            ),
+            max_size=20,
+        ),
+        max_size=5,
+    )
+)
+def test_a_batch_histogram_exports_what_a_prometheus_histogram_of_the_same_values_does(
+    batches: list[list[float]],
+) -> None:
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    batch = BatchHistogram("d_seconds", "Doc.", buckets=QUEUE_BUCKETS, registry=ours)
+    reference = Histogram("d_seconds", "Doc.", buckets=QUEUE_BUCKETS, registry=theirs)
+    for values in batches:
+        batch.observe(values)
+        for value in values:
+            reference.observe(max(value, 0.0))
+    got, want = histogram_samples(ours, "d_seconds"), histogram_samples(theirs, "d_seconds")
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        assert got[key] == pytest.approx(value, abs=1e-9), key
+
+
+def test_a_batch_histogram_refuses_bad_buckets_and_a_name_already_registered() -> None:
+    registry = CollectorRegistry()
+    for buckets in ([], [0.5, 0.1], [0.1, 0.1], [0.1, float("inf")]):
+        with pytest.raises(ValueError, match="buckets"):
+            BatchHistogram("x_seconds", "Doc.", buckets=buckets, registry=registry)
+    BatchHistogram("x_seconds", "Doc.", buckets=[0.1], registry=registry)
+    with pytest.raises(ValueError, match="Duplicated"):
+        BatchHistogram("x_seconds", "Doc.", buckets=[0.1], registry=registry)
 
 
 def test_writer_hooks_record_batches_flushes_documents_and_errors(metrics: MirrorMetrics) -> None:

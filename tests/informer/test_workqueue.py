@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import pytest
@@ -30,14 +30,14 @@ class RecordingMetrics:
     def __init__(self) -> None:
         self.events: list[tuple[str, Any]] = []
 
-    def on_add(self) -> None:
-        self.events.append(("add", None))
+    def on_add(self, count: int) -> None:
+        self.events.append(("add", count))
 
-    def on_get(self, wait_seconds: float) -> None:
-        self.events.append(("get", wait_seconds))
+    def on_get(self, wait_seconds: Sequence[float]) -> None:
+        self.events.append(("get", list(wait_seconds)))
 
-    def on_done(self, work_seconds: float) -> None:
-        self.events.append(("done", work_seconds))
+    def on_done(self, work_seconds: Sequence[float]) -> None:
+        self.events.append(("done", list(work_seconds)))
 
     def on_retry(self) -> None:
         self.events.append(("retry", None))
@@ -469,30 +469,46 @@ def test_metrics_hooks_see_adds_queue_waits_work_times_retries_and_depth() -> No
     clock.advance(3.0)
     q.done("a")
     q.add_rate_limited("b")  # still queued: the retry is counted, the add coalesces
-    assert metrics.of("add") == [None, None]
-    assert metrics.of("get") == [2.0]
-    assert metrics.of("done") == [3.0]
+    assert metrics.of("add") == [1, 1]
+    assert metrics.of("get") == [[2.0]]
+    assert metrics.of("done") == [[3.0]]
     assert metrics.of("retry") == [None]
     assert metrics.of("depth") == [1, 2, 1]
 
 
-def test_batched_calls_report_every_key_to_the_metrics_and_the_depth_once() -> None:
+def test_batched_calls_report_every_key_to_the_metrics_in_one_call_and_the_depth_once() -> None:
     clock = FakeClock()
     metrics = RecordingMetrics()
     q = make_queue(clock=clock, metrics=metrics)
     q.add_many(["a", "b", "a", "c"])  # "a" twice: coalesced
-    assert metrics.of("add") == [None, None, None]
+    assert metrics.of("add") == [3]
     assert metrics.of("depth") == [3]
     clock.advance(2.0)
     assert q.get_batch(2, timeout=0) == ["a", "b"]
-    assert metrics.of("get") == [2.0, 2.0]
+    assert metrics.of("get") == [[2.0, 2.0]]
     assert metrics.of("depth") == [3, 1]
-    q.add("a")  # dirty while processing: done_many queues it again
+    q.add_many(["a", "c"])  # "a" dirty while processing: an add, queued again by done_many
+    assert metrics.of("add") == [3, 1]
     clock.advance(1.0)
     q.done_many(["a", "b", "zz"])  # "zz" is not being processed: ignored
-    assert metrics.of("done") == [1.0, 1.0]
+    assert metrics.of("done") == [[1.0, 1.0]]
     assert metrics.of("depth") == [3, 1, 2]
+    q.done_many(["zz"])  # nothing done: no call
+    assert metrics.of("done") == [[1.0, 1.0]]
     assert q.get_batch(5, timeout=0) == ["c", "a"]
+
+
+def test_delayed_keys_count_as_adds_when_they_become_ready() -> None:
+    clock = FakeClock()
+    metrics = RecordingMetrics()
+    q = make_queue(clock=clock, metrics=metrics)
+    q.add_after("a", 1.0)
+    q.add_after("b", 2.0)
+    q.add_after("c", 0)  # no delay: an add at once
+    assert metrics.of("add") == [1]
+    clock.advance(5.0)
+    assert q.get_batch(5, timeout=0) == ["c", "a", "b"]
+    assert metrics.of("add") == [1, 2]  # both due keys, in one call
 
 
 # ---- model-based -------------------------------------------------------------------------

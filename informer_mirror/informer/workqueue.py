@@ -178,10 +178,7 @@ class WorkQueue(Generic[K]):
     def add(self, key: K) -> None:
         """Mark ``key`` as needing work; a no-op if it already waits or the queue is shut down."""
         with self._cond:
-            dirty = len(self._dirty)
-            if self._add_locked(key):
-                self._queued_locked(1)
-            self._count_adds_locked(dirty)
+            self._add_all_locked((key,))
 
     def add_many(self, keys: Iterable[K]) -> None:
         """:meth:`add` of each of ``keys``, under one lock and with one wake-up for them all.
@@ -189,17 +186,26 @@ class WorkQueue(Generic[K]):
         An informer queues a list page's keys this way: per key, the lock, the depth gauge and
         the notify cost more than the add itself."""
         with self._cond:
-            dirty = len(self._dirty)
-            queued = 0
-            for key in keys:
-                queued += self._add_locked(key)
-            if queued:
-                self._queued_locked(queued)
-            self._count_adds_locked(dirty)
+            self._add_all_locked(keys)
+
+    def _add_all_locked(self, keys: Iterable[K]) -> None:
+        """Every way a key becomes ready goes through here: mark each of ``keys`` dirty, then
+        report them to the metrics, update the gauge and wake getters once for them all."""
+        dirty = len(self._dirty)
+        queued = 0
+        for key in keys:
+            queued += self._add_locked(key)
+        if queued:
+            self._queued_locked(queued)
+        # Only _take_locked removes from the dirty set, so its growth under the lock is the
+        # number of real adds (a key dirtied while being processed is one, though not queued).
+        added = len(self._dirty) - dirty
+        if added:
+            self._metrics.on_add(added)
 
     def _add_locked(self, key: K) -> bool:
-        """Mark ``key`` dirty; True if it went into the ready queue (the caller then calls
-        :meth:`_queued_locked`, and :meth:`_count_adds_locked` once for all its adds)."""
+        """Mark ``key`` dirty; True if it went into the ready queue (only for
+        :meth:`_add_all_locked`)."""
         if self._shutting_down or key in self._dirty:
             return False
         self._added_at.setdefault(key, self._clock())
@@ -208,13 +214,6 @@ class WorkQueue(Generic[K]):
             return False  # done() queues it again
         self._queue.append(key)
         return True
-
-    def _count_adds_locked(self, dirty_before: int) -> None:
-        """Report the keys made dirty since the dirty set held ``dirty_before`` (only
-        :meth:`_take_locked` removes from it, and the caller held the lock throughout)."""
-        added = len(self._dirty) - dirty_before
-        if added:
-            self._metrics.on_add(added)
 
     def _queued_locked(self, count: int) -> None:
         """``count`` keys were appended to the ready queue: update the gauge, wake getters."""
@@ -239,10 +238,7 @@ class WorkQueue(Generic[K]):
         if self._shutting_down:
             return
         if delay <= 0:
-            dirty = len(self._dirty)
-            if self._add_locked(key):
-                self._queued_locked(1)
-            self._count_adds_locked(dirty)
+            self._add_all_locked((key,))
             return
         ready_at = self._clock() + delay
         current = self._waiting.get(key)
@@ -279,18 +275,16 @@ class WorkQueue(Generic[K]):
         if not self._heap:
             return
         now = self._clock()
-        dirty = len(self._dirty)
-        queued = 0
+        due: list[K] = []
         while self._heap and self._heap[0][0] <= now:
             _, sequence, key = heapq.heappop(self._heap)
             current = self._waiting.get(key)
             if current is None or current[1] != sequence:
                 continue  # superseded by an earlier add_after of the same key
             del self._waiting[key]
-            queued += self._add_locked(key)
-        if queued:
-            self._queued_locked(queued)
-        self._count_adds_locked(dirty)
+            due.append(key)
+        if due:
+            self._add_all_locked(due)
 
     def _seconds_until_due_locked(self) -> float | None:
         while self._heap:

@@ -61,6 +61,9 @@ def _lenient(cls: type[V], value: Mapping[str, Any]) -> V:
 
 
 def _fields(cls: type) -> _Fields:
+    found = _tables.get(cls)  # built once; a dict read needs no lock (the GIL makes it atomic)
+    if found is not None:
+        return found
     with _lock:
         found = _tables.get(cls)
         if found is None:

@@ -7,6 +7,7 @@ import json
 import pickle
 import random
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -405,6 +406,36 @@ def test_the_transform_runs_exactly_once_per_ingested_object() -> None:
     got = store.get_by_key("default/b")
     assert got is not None
     assert got["transformed"] is True
+
+
+class _Watched(dict[str, Any]):
+    """A transform's output whose release a test can see (a weak reference)."""
+
+
+def test_a_transformed_document_is_let_go_once_encoded_unless_an_index_function_reads_it() -> None:
+    # Freed while still in the CPU's caches, not with the rest of its list page (Store._encode).
+    refs: list[weakref.ref[_Watched]] = []
+    alive_at_each_call: list[int] = []
+
+    def transform(obj: dict[str, Any]) -> dict[str, Any]:
+        alive_at_each_call.append(sum(ref() is not None for ref in refs))
+        out = _Watched(obj)
+        refs.append(weakref.ref(out))
+        return out
+
+    items = [pod(f"p{i}", labels={"tier": "web"}) for i in range(4)]
+    plain = Store(name="pods", transform=transform)
+    plain.replace(items, "1", on_published=lambda _records: None)
+    plain.update(pod("p0", rv="2"))
+    assert alive_at_each_call == [0, 0, 0, 0, 0]
+    refs.clear()
+    alive_at_each_call.clear()
+    # an index function reads the document decoded: it is kept until the page is indexed
+    indexed = Store(name="pods", transform=transform, indexers={"tier": by_tier})
+    indexed.replace(items, "1", on_published=lambda _records: None)
+    assert alive_at_each_call == [0, 1, 2, 3]
+    assert sorted(indexed.index_keys("tier", "web")) == [f"default/p{i}" for i in range(4)]
+    assert all(ref() is None for ref in refs)
 
 
 def test_managed_fields_are_stripped_by_default_even_when_none_or_missing() -> None:

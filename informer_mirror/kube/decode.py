@@ -85,6 +85,9 @@ _schema_decoders: dict[type, tuple[msgspec.json.Decoder[Any], msgspec.json.Decod
 
 def _decoders_for(schema: type) -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
     """(list page, watch event) decoders whose objects are ``schema`` (built once per schema)."""
+    found = _schema_decoders.get(schema)  # built already: no lock (one per watch event)
+    if found is not None:
+        return found
     with _schema_lock:
         found = _schema_decoders.get(schema)
         if found is None:

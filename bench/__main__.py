@@ -5,9 +5,10 @@ the targets, writes ``bench/results/suite[_quick].json``, and prints as its last
 ratios ``{"sync_ratio": ..., "events_ratio": ...}`` (mirror / baseline, initial sync objects/s and
 sustained events/s at the largest cluster size both ran at).
 
-``--quick`` (well under a minute): 3k Pods, 3k events, 2k paced events, 5k REST documents.
-Full: 10k and 100k Pods for the mirror (the baseline at 10k: at ~600 objects/s a 100k run of it
-takes minutes; ``--naive-max 100000`` runs it anyway), 10k events, 10k paced, 100k REST documents.
+``--quick`` (well under a minute): 3k Pods, 3k events, 2k paced events, 5k REST documents, one
+sample of each. Full: 10k and 100k Pods for the mirror (the baseline at 10k: at ~600 objects/s a
+100k run of it takes minutes; ``--naive-max 100000`` runs it anyway), 10k events, 10k paced,
+100k REST documents; initial sync and churn are the median of three samples (``--runs``).
 """
 
 from __future__ import annotations
@@ -198,9 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", help="cluster sizes in Pods")
     parser.add_argument("--naive-max", type=int, help="largest cluster the baseline runs at")
     parser.add_argument("--profile", action="store_true", help="profile the mirror's initial sync")
+    parser.add_argument(
+        "--runs", type=int, help="initial syncs and churn bursts, median reported (full: 3)"
+    )
     parser.add_argument("--no-api", action="store_true", help="skip the REST scenarios")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
+    if args.runs is not None and args.runs < 1:
+        parser.error("--runs must be at least 1")
     if args.quick:
         plan = Plan(
             sizes=tuple(args.sizes or (3_000,)),
@@ -212,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             api_requests=300,
             api_clients=1,
             profile=args.profile,
+            runs=args.runs or 1,
         )
     else:
         plan = Plan(
@@ -224,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             api_requests=3_000,
             api_clients=4,
             profile=args.profile,
+            runs=args.runs or 3,
         )
     out = args.out or RESULTS / ("suite_quick.json" if args.quick else "suite.json")
 
@@ -240,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"profile of the mirror's initial sync, {row['pods']} Pods:\n{row['profile']}\n")
     host = machine()
     print(f"machine: {host['nproc']} CPUs, {host['cpu']}, Python {host['python']}")
+    if plan.runs > 1:
+        print(f"initial sync and sustained churn: the median of {plan.runs} samples each")
     print(text)
     result = {
         "benchmark": "suite",

@@ -49,8 +49,11 @@ def serve_sim(
     ``unstall`` (hold and release the watches, for a burst of events); ``commands`` add theirs:
     each is called with ``arg`` and its return value is the answer."""
 
+    scratch = tempfile.TemporaryDirectory(prefix="bench-sim-")  # removed when the sim stops
+    path = sim.write_kubeconfig(Path(scratch.name) / "kubeconfig")
+
     def kubeconfig(_arg: Any) -> str:
-        return str(sim.write_kubeconfig(Path(tempfile.mkdtemp()) / "kubeconfig"))
+        return str(path)
 
     def stall(_arg: Any) -> str:
         sim.faults.stall_watches(new_watches=True)
@@ -70,3 +73,4 @@ def serve_sim(
             conn.send(handler(arg))
     finally:
         sim.stop()
+        scratch.cleanup()

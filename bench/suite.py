@@ -353,9 +353,17 @@ def _median(values: list[float]) -> float:
 def run_approach(
     ctx: Any, sim: _Peer, approach: str, pods: int, plan: Plan, log: Any
 ) -> dict[str, Any]:
-    """Every pipeline scenario for one approach against the running sim; one result row."""
+    """Every pipeline scenario for one approach against the running sim; one result row. Its
+    databases (a 100k-Pod one is ~250 MB) live in a scratch directory removed at the end."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{approach}-") as scratch:
+        return _scenarios(ctx, sim, approach, pods, plan, log, Path(scratch))
+
+
+def _scenarios(
+    ctx: Any, sim: _Peer, approach: str, pods: int, plan: Plan, log: Any, scratch: Path
+) -> dict[str, Any]:
     kubeconfig = sim.call("kubeconfig")
-    where = str(Path(tempfile.mkdtemp(prefix=f"bench-{approach}-")) / "mirror.db")
+    where = str(scratch / "mirror.db")
     sim.call("stall")  # hold the client's watch until the burst is made
     client = _Peer(ctx, CLIENTS[approach], kubeconfig, where, "full", False)
     synced = client.recv()
@@ -388,8 +396,8 @@ def run_approach(
     restarted.close()
     log(f"  {approach:<6} warm restart {again['sync_s']:.2f} s, {again['written']} written")
     syncs = [synced["sync_s"]]
-    for _ in range(plan.runs - 1):  # a fresh process and file each: every sync is a first one
-        fresh = str(Path(tempfile.mkdtemp(prefix=f"bench-{approach}-")) / "mirror.db")
+    for run in range(1, plan.runs):  # a fresh process and file each: every sync is a first one
+        fresh = str(scratch / f"sync-{run}.db")
         resynced = _Peer(ctx, CLIENTS[approach], kubeconfig, fresh, "sync", False)
         syncs.append(resynced.recv()["sync_s"])
         resynced.close()
@@ -397,7 +405,7 @@ def run_approach(
     sync_s = _median(syncs)
     profile = ""
     if plan.profile and approach == "mirror":  # a separate run: the sampler costs CPU
-        fresh = str(Path(tempfile.mkdtemp(prefix="bench-profile-")) / "mirror.db")
+        fresh = str(scratch / "profile.db")
         profiled = _Peer(ctx, CLIENTS[approach], kubeconfig, fresh, "sync", True)
         profile = profiled.recv()["profile"]
         profiled.close()

@@ -590,8 +590,23 @@ def _measure(
     args: Any,
     mongo_uri: str,
 ) -> dict[str, Any]:
+    """One approach's row; its SQLite files live in a scratch directory removed at the end."""
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as scratch:
+        return _measure_in(ctx, sim, approach, kind, pods, events, args, mongo_uri, Path(scratch))
+
+
+def _measure_in(
+    ctx: Any,
+    sim: Connection,
+    approach: str,
+    kind: str,
+    pods: int,
+    events: int,
+    args: Any,
+    mongo_uri: str,
+    workdir: Path,
+) -> dict[str, Any]:
     kubeconfig = _call(sim, "kubeconfig")
-    workdir = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     where = str(workdir / "mirror.db") if kind == "sqlite" else mongo_uri
     verify = kind == "sqlite" or bool(args.mongo_uri)  # the stub stores nothing to compare
     _call(sim, "stall")  # hold the client's watch until the events are made
@@ -702,11 +717,12 @@ def _run_stages(ctx: Any, pods: int, args: Any) -> int:
     try:
         kubeconfig = _call(sim, "kubeconfig")
         parent, child = ctx.Pipe()
-        where = str(Path(tempfile.mkdtemp(prefix="bench-stages-")) / "mirror.db")
-        proc = ctx.Process(target=_stages, args=(child, kubeconfig, "sqlite", where))
-        proc.start()
-        result = parent.recv()
-        proc.join(60)
+        with tempfile.TemporaryDirectory(prefix="bench-stages-") as scratch:
+            where = str(Path(scratch) / "mirror.db")
+            proc = ctx.Process(target=_stages, args=(child, kubeconfig, "sqlite", where))
+            proc.start()
+            result = parent.recv()
+            proc.join(60)
     finally:
         sim.send(("stop", None))
         sim_proc.join(60)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import random
+import statistics
 import tempfile
 import threading
 import time
@@ -344,12 +345,6 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def run_approach(
     ctx: Any, sim: _Peer, approach: str, pods: int, plan: Plan, log: Any
 ) -> dict[str, Any]:
@@ -383,7 +378,7 @@ def _scenarios(
         ok = ok and burst["ok"]
         bursts.append(burst["last"] - released)
         log(f"  {approach:<6} {events} events in {bursts[-1]:.2f} s")
-    events_s = _median(bursts)
+    events_s = statistics.median(bursts)
     paced = min(plan.paced, pods)
     client.call("arm", (sim.call("rv"), paced))
     sent = sim.call("paced", (paced, plan.rate))
@@ -402,7 +397,7 @@ def _scenarios(
         syncs.append(resynced.recv()["sync_s"])
         resynced.close()
         log(f"  {approach:<6} {pods} Pods: initial sync {syncs[-1]:.2f} s")
-    sync_s = _median(syncs)
+    sync_s = statistics.median(syncs)
     profile = ""
     if plan.profile and approach == "mirror":  # a separate run: the sampler costs CPU
         fresh = str(scratch / "profile.db")
@@ -421,7 +416,7 @@ def _scenarios(
         "events_s": events_s,
         "events_s_runs": bursts,
         "events_per_s": events / events_s,
-        "sim_churn_events_per_s": events / _median(churns),
+        "sim_churn_events_per_s": events / statistics.median(churns),
         "latency_rate": plan.rate,
         "latency_events": len(latencies),
         "latency_ok": timed["ok"],

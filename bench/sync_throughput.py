@@ -589,23 +589,9 @@ def _measure(
     events: int,
     args: Any,
     mongo_uri: str,
-) -> dict[str, Any]:
-    """One approach's row; its SQLite files live in a scratch directory removed at the end."""
-    with tempfile.TemporaryDirectory(prefix="bench-sync-") as scratch:
-        return _measure_in(ctx, sim, approach, kind, pods, events, args, mongo_uri, Path(scratch))
-
-
-def _measure_in(
-    ctx: Any,
-    sim: Connection,
-    approach: str,
-    kind: str,
-    pods: int,
-    events: int,
-    args: Any,
-    mongo_uri: str,
     workdir: Path,
 ) -> dict[str, Any]:
+    """One approach's row; its SQLite files go into ``workdir``."""
     kubeconfig = _call(sim, "kubeconfig")
     where = str(workdir / "mirror.db") if kind == "sqlite" else mongo_uri
     verify = kind == "sqlite" or bool(args.mongo_uri)  # the stub stores nothing to compare
@@ -794,7 +780,11 @@ def main(argv: list[str] | None = None) -> int:
             sim_proc.start()
             sim.recv()
             try:
-                row = _measure(ctx, sim, approach, kind, n_pods, n_events, args, mongo_uri)
+                # the databases are removed with the scratch directory (100k Pods: ~250 MB)
+                with tempfile.TemporaryDirectory(prefix="bench-sync-") as scratch:
+                    row = _measure(
+                        ctx, sim, approach, kind, n_pods, n_events, args, mongo_uri, Path(scratch)
+                    )
             finally:
                 sim.send(("stop", None))
                 sim_proc.join(60)

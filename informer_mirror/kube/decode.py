@@ -31,7 +31,7 @@ built once and cached; an ``ERROR`` event is decoded whole with orjson, so its `
 
 from __future__ import annotations
 
-import threading
+import functools
 from typing import Any, TypedDict
 
 import msgspec
@@ -79,31 +79,21 @@ class _Object(TypedDict, total=False):
     ports: Any
 
 
-_schema_lock = threading.Lock()
-_schema_decoders: dict[type, tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]] = {}
-
-
+@functools.cache
 def _decoders_for(schema: type) -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
-    """(list page, watch event) decoders whose objects are ``schema`` (built once per schema)."""
-    found = _schema_decoders.get(schema)  # built already: no lock (one per watch event)
-    if found is not None:
-        return found
-    with _schema_lock:
-        found = _schema_decoders.get(schema)
-        if found is None:
-            page = msgspec.defstruct(
-                "Page",
-                [
-                    ("kind", Any, None),
-                    ("apiVersion", Any, None),
-                    ("metadata", Any, None),
-                    ("items", list.__class_getitem__(schema), None),
-                ],
-            )
-            event = msgspec.defstruct("Event", [("type", Any, None), ("object", schema, None)])
-            found = (msgspec.json.Decoder(page), msgspec.json.Decoder(event))
-            _schema_decoders[schema] = found
-        return found
+    """(list page, watch event) decoders whose objects are ``schema``, built once per schema
+    (a cache hit takes no lock; two threads racing to build the same pair is harmless)."""
+    page = msgspec.defstruct(
+        "Page",
+        [
+            ("kind", Any, None),
+            ("apiVersion", Any, None),
+            ("metadata", Any, None),
+            ("items", list.__class_getitem__(schema), None),
+        ],
+    )
+    event = msgspec.defstruct("Event", [("type", Any, None), ("object", schema, None)])
+    return (msgspec.json.Decoder(page), msgspec.json.Decoder(event))
 
 
 def decode_list(body: bytes, *, lean: bool, schema: type | None = None) -> Any:

@@ -14,12 +14,13 @@ A field that must tell "present but not an object" from "absent" (a container st
 ``running``) is typed ``Detail | UnsetType | None``: absent is ``UNSET``, anything else
 present is a view or ``None``.
 
-Pure functions over immutable types; the per-class field tables are built once, under a lock.
+Pure functions over immutable types; the per-class field tables are built once and cached
+(``functools.cache``: thread-safe, and building one twice in a race is harmless).
 """
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -33,9 +34,6 @@ V = TypeVar("V", bound=msgspec.Struct)
 _Coerce = Callable[[Any], Any]
 _Fields = tuple[tuple[str, str, _Coerce], ...]
 """Per field: the key read from a mapping, the Struct field's name, the lenient coercion."""
-
-_lock = threading.Lock()
-_tables: dict[type, _Fields] = {}
 
 
 def view(cls: type[V], value: Any) -> V:
@@ -60,24 +58,15 @@ def _lenient(cls: type[V], value: Mapping[str, Any]) -> V:
     return cls(**{name: coerce(value[key]) for key, name, coerce in fields if key in value})
 
 
+@functools.cache
 def _fields(cls: type) -> _Fields:
-    found = _tables.get(cls)  # built once; a dict read needs no lock (the GIL makes it atomic)
-    if found is not None:
-        return found
-    with _lock:
-        found = _tables.get(cls)
-        if found is None:
-            info = mi.type_info(cls)
-            if not isinstance(info, mi.StructType):
-                raise TypeError(f"{cls.__name__} is not a msgspec Struct")
-            for f in info.fields:
-                if f.required:
-                    raise TypeError(f"{cls.__name__}.{f.name}: a view's fields need defaults")
-            found = tuple(
-                (f.encode_name, f.name, _coercion(f.type, cls, f.name)) for f in info.fields
-            )
-            _tables[cls] = found
-        return found
+    info = mi.type_info(cls)
+    if not isinstance(info, mi.StructType):
+        raise TypeError(f"{cls.__name__} is not a msgspec Struct")
+    for f in info.fields:
+        if f.required:
+            raise TypeError(f"{cls.__name__}.{f.name}: a view's fields need defaults")
+    return tuple((f.encode_name, f.name, _coercion(f.type, cls, f.name)) for f in info.fields)
 
 
 def _coercion(t: mi.Type, owner: type, name: str) -> _Coerce:

@@ -346,17 +346,10 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run_approach(
-    ctx: Any, sim: _Peer, approach: str, pods: int, plan: Plan, log: Any
-) -> dict[str, Any]:
-    """Every pipeline scenario for one approach against the running sim; one result row. Its
-    databases (a 100k-Pod one is ~250 MB) live in a scratch directory removed at the end."""
-    with tempfile.TemporaryDirectory(prefix=f"bench-{approach}-") as scratch:
-        return _scenarios(ctx, sim, approach, pods, plan, log, Path(scratch))
-
-
-def _scenarios(
     ctx: Any, sim: _Peer, approach: str, pods: int, plan: Plan, log: Any, scratch: Path
 ) -> dict[str, Any]:
+    """Every pipeline scenario for one approach against the running sim; one result row. Its
+    databases go into ``scratch``."""
     kubeconfig = sim.call("kubeconfig")
     where = str(scratch / "mirror.db")
     sim.call("stall")  # hold the client's watch until the burst is made
@@ -480,7 +473,9 @@ def run_pipeline(plan: Plan, log: Any) -> list[dict[str, Any]]:
             for approach in ("mirror", "naive"):
                 if approach == "naive" and pods > plan.naive_max:
                     continue
-                rows.append(run_approach(ctx, sim, approach, pods, plan, log))
+                # the databases are removed with the scratch directory (100k Pods: ~250 MB)
+                with tempfile.TemporaryDirectory(prefix=f"bench-{approach}-") as scratch:
+                    rows.append(run_approach(ctx, sim, approach, pods, plan, log, Path(scratch)))
                 rows[-1]["sim_list_objects_per_s"] = ceiling
         finally:
             sim.conn.send(("stop", None))

@@ -8,7 +8,7 @@ yardstick here, its ``_id`` lookups and unique checks scan the whole collection)
 
 * ``mirror``: informer-mirror's pipeline as the daemon wires it: ``KubeListerWatcher`` ->
   ``Informer`` (registry transform into the ``Store``) -> ``WorkQueue`` -> ``BatchWriter``
-  (default ``writer:`` settings: batches of 500, 0.25 s) -> ``Backend.apply``, with the
+  (default ``writer:`` settings: batches of 2000, 0.25 s) -> ``Backend.apply``, with the
   daemon's Prometheus hooks (``bench/pipeline.py``);
 * ``naive``: the seed's "old system": the official client on typed models
   (``list_pod_for_all_namespaces`` pages of 500, then ``watch.Watch().stream``), each object turned
@@ -56,6 +56,7 @@ from typing import Any
 from bench import mongo_stub
 from bench.polling import wait_until
 from bench.report import result_header
+from informer_mirror.settings import WriterSettings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PAGE = 500
@@ -798,7 +799,10 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         **result_header("sync_throughput"),
         "tuned_gc": args.tuned_gc,
-        "writer_settings": {"batch_size": 500, "flush_interval": 0.25},
+        "writer_settings": {
+            "batch_size": WriterSettings().batch_size,
+            "flush_interval": WriterSettings().flush_interval,
+        },
         "rows": [{k: v for k, v in r.items() if k != "profile"} for r in rows],
         "ratios": {kind: _ratios(rows, kind) for kind in ("sqlite", "mongo-stub", "mongo")},
     }

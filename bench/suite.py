@@ -382,6 +382,7 @@ def run_approach(
     restarted = _Peer(ctx, CLIENTS[approach], kubeconfig, where, "restart", False)
     again = restarted.recv()
     restarted.close()
+    _remove_database(where)
     log(f"  {approach:<6} warm restart {again['sync_s']:.2f} s, {again['written']} written")
     syncs = [synced["sync_s"]]
     for run in range(1, plan.runs):  # a fresh process and file each: every sync is a first one
@@ -389,6 +390,7 @@ def run_approach(
         resynced = _Peer(ctx, CLIENTS[approach], kubeconfig, fresh, "sync", False)
         syncs.append(resynced.recv()["sync_s"])
         resynced.close()
+        _remove_database(fresh)
         log(f"  {approach:<6} {pods} Pods: initial sync {syncs[-1]:.2f} s")
     sync_s = statistics.median(syncs)
     profile = ""
@@ -397,6 +399,7 @@ def run_approach(
         profiled = _Peer(ctx, CLIENTS[approach], kubeconfig, fresh, "sync", True)
         profile = profiled.recv()["profile"]
         profiled.close()
+        _remove_database(fresh)
     return {
         "approach": approach,
         "pods": pods,
@@ -422,6 +425,18 @@ def run_approach(
         "restart_written": again["written"],
         "profile": profile,
     }
+
+
+def _remove_database(path: str) -> None:
+    """Delete a finished sample's SQLite file (and its WAL), so that no sample runs while the
+    kernel writes back an earlier one's ~300 MB (100k Pods): each starts from the same disk.
+
+    Why: the later 100k-Pod samples of a run were the slower ones. In one process run against
+    one sim, two syncs, 40k updates, three syncs: with every file kept, 20.6k and 20.7k then
+    17.6k-18.5k objects/s; with each file deleted after its sync, 18.1k-18.5k then 18.2k-19.0k
+    (the machine was slower that hour, so this points at the files, it does not prove it)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(path + suffix).unlink(missing_ok=True)
 
 
 def sim_ceiling(sim: _Peer) -> float:

@@ -431,10 +431,11 @@ def _remove_database(path: str) -> None:
     """Delete a finished sample's SQLite file (and its WAL), so that no sample runs while the
     kernel writes back an earlier one's ~300 MB (100k Pods): each starts from the same disk.
 
-    Why: the later 100k-Pod samples of a run were the slower ones. In one process run against
-    one sim, two syncs, 40k updates, three syncs: with every file kept, 20.6k and 20.7k then
-    17.6k-18.5k objects/s; with each file deleted after its sync, 18.1k-18.5k then 18.2k-19.0k
-    (the machine was slower that hour, so this points at the files, it does not prove it)."""
+    The later 100k-Pod samples of a run were the slower ones, and in one test (two syncs, 40k
+    updates in the sim, three syncs) they were so only while the earlier files were kept:
+    20.6k and 20.7k then 17.6k-18.5k objects/s, against 18.1k-18.5k then 18.2k-19.0k with each
+    file deleted. In full runs with this deletion the later samples were still 5-10% slower, so
+    the files are not the whole cause (the sim's state after the churn is the other suspect)."""
     for suffix in ("", "-wal", "-shm"):
         Path(path + suffix).unlink(missing_ok=True)
 

@@ -796,12 +796,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(_table(rows))
     out.parent.mkdir(parents=True, exist_ok=True)
+    writer = WriterSettings()  # the pipeline's (bench/pipeline.py): the defaults
     result = {
         **result_header("sync_throughput"),
         "tuned_gc": args.tuned_gc,
         "writer_settings": {
-            "batch_size": WriterSettings().batch_size,
-            "flush_interval": WriterSettings().flush_interval,
+            "batch_size": writer.batch_size,
+            "flush_interval": writer.flush_interval,
         },
         "rows": [{k: v for k, v in r.items() if k != "profile"} for r in rows],
         "ratios": {kind: _ratios(rows, kind) for kind in ("sqlite", "mongo-stub", "mongo")},

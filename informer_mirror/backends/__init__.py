@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from informer_mirror.backends.base import (
     MAX_DOCUMENT_BYTES,
-    MIRROR_FIELD,
     ApplyResult,
     Backend,
     Delete,
@@ -26,6 +25,7 @@ from informer_mirror.backends.base import (
     parse_sort,
 )
 from informer_mirror.backends.sqlite import SqliteBackend
+from informer_mirror.registry.transformers.common import MIRROR_FIELD
 from informer_mirror.settings import Settings, SqliteBackendSettings
 
 __all__ = [

@@ -40,8 +40,6 @@ MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 """Largest document either backend stores (MongoDB's BSON limit, 16 MiB); larger ones are skipped
 and reported, so both backends treat the same document the same way."""
 
-MIRROR_FIELD = "_mirror"
-"""The document field the writer adds: ``{cluster, syncedAt}``. Backends scope by its cluster."""
 
 FIELD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 """A document field a query may name: top-level or dotted into sub-documents. Nothing else ever

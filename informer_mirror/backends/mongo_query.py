@@ -19,12 +19,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from informer_mirror.backends.base import (
-    MIRROR_FIELD,
-    FieldComparison,
-    SortKey,
-)
+from informer_mirror.backends.base import FieldComparison, SortKey
 from informer_mirror.errors import QueryError
+from informer_mirror.registry.transformers.common import MIRROR_FIELD
 from informer_mirror.selectors import LabelRequirement
 
 CLUSTER_FIELD = f"{MIRROR_FIELD}.cluster"

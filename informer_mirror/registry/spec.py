@@ -26,6 +26,7 @@ from informer_mirror.kinds import KindInfo
 from informer_mirror.registry.failures import TransformFailures
 from informer_mirror.registry.redaction import raw_view
 from informer_mirror.registry.transformers.common import (
+    MIRROR_FIELD,
     Doc,
     Obj,
     Transformer,
@@ -152,6 +153,8 @@ class ResourceSpec:
             doc.update(fields)
             if len(doc) != expected:  # the transformer set a common field: common metadata wins
                 doc.update(self._common(obj, cluster))
+            if MIRROR_FIELD in fields:  # the writer's own field (see MIRROR_FIELD)
+                del doc[MIRROR_FIELD]
         except Exception as exc:  # noqa: BLE001 - pitfall 10: one odd object must not stop sync
             doc["transformError"] = self.failures.record(object_key(obj), exc)
         if self.keep_raw:

@@ -6,12 +6,14 @@ the key. Pure functions; owns nothing.
 The Store already holds each object's document as JSON bytes (``StoredObject.document``, the
 output of ``ResourceSpec.to_document``), with ``resourceVersion`` and the other metadata at the
 top level. The writer adds ``_mirror: {cluster, syncedAt, format}`` by splicing bytes, without
-decoding or re-encoding the document: the common case costs one copy. Documents of another shape
-take the slow path (decode, normalise, encode): the minimal stand-in the Store keeps when a
-transform failed (metadata nested under ``metadata``), a raw object from a Store without the
-spec's transform, or a document that already has a ``_mirror`` field. Normalising lifts the
-identity fields every backend indexes (uid, name, namespace, labels, creationTimestamp,
-resourceVersion) to the top level, so every stored document answers the same queries.
+decoding or re-encoding the document: the common case costs one copy. It does not search the
+bytes for a ``_mirror`` of their own (0.5 us per 1.1 KB Pod document): ``to_document`` never returns
+one (``MIRROR_FIELD``). Documents of another shape take the slow path (decode, normalise,
+encode): the minimal stand-in the Store keeps when a transform failed (metadata nested under
+``metadata``), or a raw object from a Store without the spec's transform, whose own ``_mirror``
+the writer's replaces. Normalising lifts the identity fields every backend indexes (uid, name,
+namespace, labels, creationTimestamp, resourceVersion) to the top level, so every stored
+document answers the same queries.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from informer_mirror.registry import ResourceSpec
 
 _SPEC_DOCUMENT_START = b'{"uid":'
 """How every ``ResourceSpec.to_document`` output starts (``COMMON_FIELDS`` order)."""
-_MIRROR_KEY = orjson.dumps(MIRROR_FIELD)
+_MIRROR_KEY = orjson.dumps(MIRROR_FIELD)  # the field's name as JSON
 _IDENTITY = ("uid", "name", "namespace", "labels", "creationTimestamp", "resourceVersion")
 
 
@@ -109,7 +111,6 @@ def build_upsert(record: StoredObject, stamp: MirrorStamp, document: bytes | Non
         not record.transform_error
         and document.startswith(_SPEC_DOCUMENT_START)
         and document.endswith(b"}")
-        and _MIRROR_KEY not in document
     ):
         document = document[:-1] + stamp.suffix
     else:

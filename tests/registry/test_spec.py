@@ -112,6 +112,14 @@ def test_the_common_metadata_wins_over_a_transformer_that_sets_the_same_field() 
     assert list(doc)[: len(COMMON_FIELDS)] == list(COMMON_FIELDS)
 
 
+def test_a_transformer_cannot_set_the_writers_mirror_field() -> None:
+    # the writer appends _mirror to the document's bytes without looking for one
+    spec = dataclasses.replace(WIDGETS, transformer=lambda _o, _opt: {"_mirror": "x", "x": 1})
+    doc = spec.to_document(widget(), cluster="c")
+    assert "_mirror" not in doc
+    assert doc["x"] == 1
+
+
 def test_a_transformer_that_returns_no_dict_is_a_transform_error_that_changes_nothing() -> None:
     spec = dataclasses.replace(WIDGETS, transformer=lambda _o, _opt: [("name", "evil"), 5])
     doc = spec.to_document(widget(), cluster="c")

@@ -69,7 +69,12 @@ COMMON_FIELDS: tuple[str, ...] = (
 )
 """Fields every document has, in this order, before the kind-specific ones."""
 
-RESERVED_FIELDS: frozenset[str] = frozenset({*COMMON_FIELDS, "transformError", "raw"})
+MIRROR_FIELD = "_mirror"
+"""The top-level document field the writer adds (``{cluster, syncedAt, format}``); backends scope
+by its cluster. Never part of what ``ResourceSpec.to_document`` returns (it drops a
+transformer's), so the writer appends it to the document's bytes without looking for one."""
+
+RESERVED_FIELDS: frozenset[str] = frozenset({*COMMON_FIELDS, "transformError", "raw", MIRROR_FIELD})
 """Top-level document fields a transformer (or a custom resource's ``fields``) may not set."""
 
 

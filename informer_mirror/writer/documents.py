@@ -7,13 +7,13 @@ The Store already holds each object's document as JSON bytes (``StoredObject.doc
 output of ``ResourceSpec.to_document``), with ``resourceVersion`` and the other metadata at the
 top level. The writer adds ``_mirror: {cluster, syncedAt, format}`` by splicing bytes, without
 decoding or re-encoding the document: the common case costs one copy. It does not search the
-bytes for a ``_mirror`` of their own (0.5 us per 1.1 KB Pod document): ``to_document`` never returns
-one (``MIRROR_FIELD``). Documents of another shape take the slow path (decode, normalise,
-encode): the minimal stand-in the Store keeps when a transform failed (metadata nested under
-``metadata``), or a raw object from a Store without the spec's transform, whose own ``_mirror``
-the writer's replaces. Normalising lifts the identity fields every backend indexes (uid, name,
-namespace, labels, creationTimestamp, resourceVersion) to the top level, so every stored
-document answers the same queries.
+bytes for a ``_mirror`` of their own (0.5 us per 1.1 KB Pod document): ``to_document`` never
+returns one (``MIRROR_FIELD``). Documents of another shape take the slow path (decode,
+normalise, encode): the minimal stand-in the Store keeps when a transform failed (metadata
+nested under ``metadata``), or a raw object from a Store without the spec's transform, whose own
+``_mirror`` the writer's replaces. Normalising lifts the identity fields every backend indexes
+(uid, name, namespace, labels, creationTimestamp, resourceVersion) to the top level, so every
+stored document answers the same queries.
 """
 
 from __future__ import annotations

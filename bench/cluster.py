@@ -3,8 +3,11 @@
 Used inside the simulated cluster's child process of ``bench.suite``, ``bench.sync_throughput``
 and ``bench.listwatch`` (imported there, so the parent process never loads the sim), which
 answer their parent's requests with :func:`serve_sim`. 200 Pods
-come from the sim's own factory (4-8 KB of JSON each, managedFields and owner chains included);
-the rest are copies of them under new names, which is ~50x faster than making each one.
+come from the sim's own factory (4-8 KB of JSON each, managedFields included), each the Pod of a
+Deployment's ReplicaSet as a real cluster has them: three labels (``app``,
+``pod-template-hash``, ``app.kubernetes.io/part-of``), a ``generateName`` and a controller
+``ownerReference``. The rest are copies of them under new names in their ReplicaSet's
+``generateName`` style, which is ~50x faster than making each one.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from informer_mirror.sim import SimHandle
+from informer_mirror.sim.objects_meta import template_hash
 from informer_mirror.sim.objects_pods import make_pod
 from informer_mirror.sim.state import ClusterState
 
@@ -26,18 +30,40 @@ TEMPLATES = 200
 
 
 def populate_pods(state: ClusterState, pods: int, rng: random.Random) -> None:
-    """Create the namespaces and ``pods`` Pods named ``pod-000000``... in ``state``."""
+    """Create the namespaces, one ReplicaSet per template, and ``pods`` Pods owned by them
+    (named ``<replicaset>-<5 hex digits>``) in ``state``."""
     for ns in NAMESPACES:
         state.create("namespaces", {"metadata": {"name": ns}})
     templates = []
     for i in range(TEMPLATES):
-        pod = make_pod(rng, namespace=NAMESPACES[i % 40], name=f"t-{i}", node_name=f"node-{i % 50}")
-        pod["metadata"].pop("generateName", None)
+        namespace = NAMESPACES[i % len(NAMESPACES)]
+        app = f"app-{i:03d}"
+        replicaset = f"{app}-{template_hash(rng)}"
+        labels = {
+            "app": app,
+            "pod-template-hash": replicaset.rsplit("-", 1)[1],
+            "app.kubernetes.io/part-of": "shop",
+        }
+        owner = state.create(
+            "replicasets",
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": {"name": replicaset, "namespace": namespace, "labels": labels},
+            },
+        )
+        pod = make_pod(
+            rng,
+            namespace=namespace,
+            name=f"{replicaset}-00000",
+            node_name=f"node-{i % 50}",
+            owner=owner,
+            labels=labels,
+        )
         templates.append(json.dumps(pod))
     for i in range(pods):
         pod = json.loads(templates[i % TEMPLATES])
-        pod["metadata"]["name"] = f"pod-{i:06d}"
-        pod["metadata"]["namespace"] = NAMESPACES[i % 40]
+        pod["metadata"]["name"] = f"{pod['metadata']['generateName']}{i // TEMPLATES:05x}"
         state.create("pods", pod)
 
 

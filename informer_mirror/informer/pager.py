@@ -14,15 +14,22 @@ Semantics of client-go v0.36 ``tools/pager/pager.go`` (informer-semantics.md §2
 * the list's RV is the first page's ``metadata.resourceVersion``, never an item's (pitfall 6);
 * the server's "inconsistent continue" token is never used: that list would not be a snapshot.
 
-Unlike client-go, pages are not all collected before ``replace``: :class:`PagedList` fetches page
-*k+1* only once the store has consumed page *k*, so a 100k-object list never holds 100k parsed
-dicts (19-36 KiB each) at once, only one page of them next to the store's compact records. A
+Unlike client-go, pages are not all collected before ``replace``: :class:`PagedList` reads and
+decodes page *k+1* only once the store has consumed page *k*, so a 100k-object list never holds 100k
+parsed dicts (19-36 KiB each) at once, only one page of them next to the store's compact records. A
 relist stays atomic because ``Store.replace`` swaps its contents only after the iterable is
-exhausted: an error on any page (raised out of the iteration) leaves the store untouched. (The
-first list into an empty store is published as it arrives instead: nothing to keep atomic
-there, and the writer starts at once; see ``Store.replace``.) An expired continue
-token raises :class:`ContinueExpired` out of the iteration, and the caller then makes the one
+exhausted: an error on any page (raised out of the iteration) leaves the store untouched. (The first
+list into an empty store is published as it arrives instead: nothing to keep atomic there, and the
+writer starts at once; see ``Store.replace``.) An expired continue token raises
+:class:`ContinueExpired` out of the iteration, and the caller then makes the one
 unpaginated list (:func:`full_list`).
+
+One addition, from ``pager.go``'s ``EachListItem`` (``PageBufferSize``) rather than the
+reflector's ``ListWithAlloc``: a lister-watcher that can (:class:`PagePrefetcher`, the real one)
+is asked for page *k+1* as soon as page *k* arrives: the server builds it while the store
+consumes page *k* (``kube/nextpage.py`` has the numbers). The requests are the same, in the same
+order; ``before_request`` runs when each is made. A list given up part way leaves its next page
+requested; the lister-watcher's next request, or its ``close``, abandons it.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from informer_mirror.errors import KubeError, KubeExpiredError
-from informer_mirror.kube.listwatch import ListerWatcher, ListPage
+from informer_mirror.kube.listwatch import ListerWatcher, ListPage, PagePrefetcher
 
 
 class ContinueExpired(KubeError):
@@ -56,6 +63,7 @@ class PagedList:
         self._lw = lister_watcher
         self._limit = limit
         self._before = before_request
+        self._ahead = lister_watcher if isinstance(lister_watcher, PagePrefetcher) else None
         self.requested_rv = resource_version
         self._first: ListPage | None = self._fetch(resource_version, None)
         self.resource_version = self._first.resource_version
@@ -65,12 +73,23 @@ class PagedList:
         self.count = 0
         """Items yielded so far."""
 
-    def _fetch(self, resource_version: str | None, token: str | None) -> ListPage:
-        if self._before is not None:
+    def _fetch(
+        self, resource_version: str | None, token: str | None, *, requested: bool = False
+    ) -> ListPage:
+        if self._before is not None and not requested:
             self._before()
         return self._lw.list_page(
             resource_version=resource_version, limit=self._limit, continue_token=token
         )
+
+    def _request_ahead(self, token: str) -> bool:
+        """Have the page after this one requested now, if the lister-watcher can; True if so."""
+        if self._ahead is None:
+            return False
+        if self._before is not None:
+            self._before()  # the request is made here, not when the page is taken
+        self._ahead.prefetch_page(limit=self._limit, continue_token=token)
+        return True
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         page, self._first = self._first, None
@@ -80,6 +99,7 @@ class PagedList:
             token = page.continue_token
             items = page.items
             del page  # let this page's dicts go as the consumer moves on
+            requested = bool(token) and self._request_ahead(token)
             for item in items:
                 self.count += 1
                 yield item
@@ -87,7 +107,8 @@ class PagedList:
             if not token:
                 return
             try:
-                page = self._fetch(None, token)  # continue pages never carry an RV
+                # continue pages never carry an RV
+                page = self._fetch(None, token, requested=requested)
             except KubeExpiredError as e:
                 raise ContinueExpired(
                     f"{self._lw.resource.name}: continue token expired after {self.count} "

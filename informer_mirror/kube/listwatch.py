@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 import urllib3
@@ -39,6 +39,7 @@ from informer_mirror.kube.client import (
     translate_transport_error,
 )
 from informer_mirror.kube.decode import decode_event, decode_list
+from informer_mirror.kube.nextpage import NextPage
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,16 @@ class ListerWatcher(Protocol):
 
     def close(self) -> None:
         """Stop for good: wake any blocked read; later requests fail at once."""
+        ...
+
+
+@runtime_checkable
+class PagePrefetcher(Protocol):
+    """A ``ListerWatcher`` that can request a continue page ahead (``KubeListerWatcher``)."""
+
+    def prefetch_page(self, *, limit: int, continue_token: str) -> None:
+        """Request now the page ``list_page(resource_version=None, limit=limit,
+        continue_token=continue_token)`` will ask for next."""
         ...
 
 
@@ -313,6 +324,7 @@ class KubeListerWatcher:
         self._open: dict[int, Callable[[], None]] = {}
         self._next_token = 0
         self._closed = False
+        self._ahead: NextPage | None = None
 
     @property
     def resource(self) -> ApiResource:
@@ -322,19 +334,17 @@ class KubeListerWatcher:
     def list_page(
         self, *, resource_version: str | None, limit: int, continue_token: str | None
     ) -> ListPage:
-        """GET one page. ``None`` or ``""`` leaves ``resourceVersion`` out (as continue needs)."""
+        """GET one page. ``None`` or ``""`` leaves ``resourceVersion`` out (as continue needs).
+        A page requested ahead with the same arguments (:meth:`prefetch_page`) is taken instead
+        of asking again; one requested ahead with others is abandoned."""
         self._check_open()
-        query = list(self._selectors)
-        if resource_version:  # "" (most recent) is the server's default: leave it out
-            query.append(("resourceVersion", resource_version))
-        if limit > 0:
-            query.append(("limit", str(limit)))
-        if continue_token:
-            query.append(("continue", continue_token))
+        query = self._list_query(resource_version, limit, continue_token)
         target = self._resource.target("list")
-        response = self._client.open(
-            self._resource.path, query, target=target, read_timeout=self._read_timeout
-        )
+        ahead = self._pop_ahead()
+        if ahead is not None and ahead.query != tuple(query):
+            ahead.abandon()
+            ahead = None
+        response = ahead.take() if ahead is not None else self._open_list(query)
         token = self._track(lambda: shutdown_response(response))
         try:
             body = read_all(response, target=target, server=self._client.server)
@@ -346,6 +356,43 @@ class KubeListerWatcher:
             self._untrack(token)
             response.release_conn()
         return self._parse_list(body)
+
+    def prefetch_page(self, *, limit: int, continue_token: str) -> None:
+        """Request the continue page ``list_page(resource_version=None, limit=limit,
+        continue_token=continue_token)`` will ask for, now, on a helper thread
+        (``kube/nextpage.py``): the server builds it while the caller works through the current
+        page. At most one page is ahead; a newer request abandons an older one."""
+        self._check_open()
+        query = self._list_query(None, limit, continue_token)
+        ahead = NextPage(
+            query, lambda: self._open_list(query), name=f"list-ahead/{self._resource.name}"
+        )
+        with self._lock:
+            closed = self._closed
+            older, self._ahead = self._ahead, None if closed else ahead
+        for abandoned in (older, ahead if closed else None):
+            if abandoned is not None:
+                abandoned.abandon()
+
+    def _list_query(
+        self, resource_version: str | None, limit: int, continue_token: str | None
+    ) -> list[tuple[str, str]]:
+        query = list(self._selectors)
+        if resource_version:  # "" (most recent) is the server's default: leave it out
+            query.append(("resourceVersion", resource_version))
+        if limit > 0:
+            query.append(("limit", str(limit)))
+        if continue_token:
+            query.append(("continue", continue_token))
+        return query
+
+    def _open_list(self, query: list[tuple[str, str]]) -> HTTPResponse:
+        return self._client.open(
+            self._resource.path,
+            query,
+            target=self._resource.target("list"),
+            read_timeout=self._read_timeout,
+        )
 
     def _parse_list(self, body: bytes) -> ListPage:
         try:
@@ -386,6 +433,9 @@ class KubeListerWatcher:
     ) -> WatchStream:
         """Open a watch from ``resource_version`` with bookmarks on."""
         self._check_open()
+        ahead = self._pop_ahead()  # a list given up part way: its next page is not wanted
+        if ahead is not None:
+            ahead.abandon()
         query = [
             *self._selectors,
             ("watch", "true"),
@@ -416,8 +466,16 @@ class KubeListerWatcher:
             self._closed = True
             closers = list(self._open.values())
             self._open.clear()
+        ahead = self._pop_ahead()
+        if ahead is not None:
+            ahead.abandon()
         for close in closers:
             close()
+
+    def _pop_ahead(self) -> NextPage | None:
+        with self._lock:
+            ahead, self._ahead = self._ahead, None
+        return ahead
 
     def _track(self, close: Callable[[], None]) -> int:
         # Registering under the lock that close() takes makes stop race-free: either close()
@@ -450,6 +508,7 @@ __all__ = [
     "ListPage",
     "ListerWatcher",
     "MalformedEvent",
+    "PagePrefetcher",
     "WatchEvent",
     "WatchStream",
 ]

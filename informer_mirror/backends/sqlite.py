@@ -157,7 +157,7 @@ class SqliteBackend:
                 timeout=self._busy_timeout,
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                 check_same_thread=False,  # only so close() may close it from another thread
-                cached_statements=512,  # upserts take up to 8 per table (sqlite_sql.UPSERT_ROWS)
+                cached_statements=512,  # upserts take up to 10 per table (sqlite_sql.UPSERT_ROWS)
             )
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA temp_store=MEMORY")
@@ -266,7 +266,8 @@ class SqliteBackend:
         statement = sql.upsert_sql(spec.collection)
         try:
             # many rows per statement (sqlite_sql.upsert_sql says why)
-            for start, size in sql.upsert_chunks(len(rows)):
+            max_params = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            for start, size in sql.upsert_chunks(len(rows), max_params=max_params):
                 conn.execute(
                     sql.upsert_sql(spec.collection, size),
                     sql.upsert_params(rows[start : start + size]),

@@ -188,14 +188,35 @@ def test_a_batch_stores_every_document_exactly_as_given(path: Path) -> None:
     assert json.loads(labels) == {"team": "zürich-🚀", "quote": 'say "hi"'}
 
 
-@pytest.mark.parametrize("count", [0, 1, 7, 8, 9, 127, 128, 129, 173, 500, 1000])
-def test_upsert_statements_cover_every_row_of_a_batch_once_in_order(count: int) -> None:
-    chunks = sql.upsert_chunks(count)
+@pytest.mark.parametrize("count", [0, 1, 7, 8, 9, 127, 128, 129, 173, 500, 1000, 2000, 2047])
+@pytest.mark.parametrize("max_params", [32766, 999, 7])
+def test_upsert_statements_cover_every_row_of_a_batch_once_in_order(
+    count: int, max_params: int
+) -> None:
+    chunks = sql.upsert_chunks(count, max_params=max_params)
     starts = [start for start, _ in chunks]
     assert starts == sorted(starts)
     assert [start + size for start, size in chunks[:-1]] == starts[1:]
     assert sum(size for _, size in chunks) == count
     assert all(size in sql.UPSERT_ROWS for _, size in chunks)
+    assert all(size * sql.UPSERT_PARAMS <= max_params or size == 1 for _, size in chunks)
+    if count == 2000 and max_params == 32766:
+        assert len(chunks) == 7
+
+
+def test_an_sqlite_with_a_lower_parameter_limit_gets_smaller_upsert_statements(
+    path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = sqlite_backend(path)
+    backend.ensure_schema(PODS)
+    conn = backend._writer_conn()  # this thread's: the one apply() writes with
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # as SQLite before 3.32
+    result = backend.apply(PODS, upserts("pods", [pod(f"p{i}") for i in range(700)]), [])
+    assert result.upserted == 700
+    assert not result.failed
+    assert backend.count(PODS) == 700
+    assert "one by one" not in caplog.text  # no statement was refused for its parameters
+    backend.close()
 
 
 def test_a_batch_of_many_statements_with_a_bad_row_lands_whole_but_the_bad_row(

@@ -3,6 +3,8 @@
 Place in the data flow: between ``KubeClient`` (HTTP) and the ``Reflector`` (informer/). One
 ``KubeListerWatcher`` serves one reflector; its methods run on that reflector's thread, except
 :meth:`KubeListerWatcher.close`, which another thread calls to wake a reflector blocked in a read.
+A continue page requested ahead (:meth:`KubeListerWatcher.prefetch_page`) is requested on a
+short-lived helper thread, ``list-ahead/<resource>`` (``kube/nextpage.py``).
 
 It owns the protocol details the reflector should not see: the URL of a (group, version, plural)
 collection, query parameters, injecting ``kind``/``apiVersion`` into list items (the API server

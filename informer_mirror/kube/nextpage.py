@@ -21,7 +21,10 @@ whole pages ahead made the sync slower, not faster.
 
 Threads: ``take`` and ``abandon`` may race (the reflector takes, ``close`` abandons from another
 thread); the response goes to exactly one of them, or is shut down when it arrives if nobody wants
-it any more.
+it any more. The helper thread makes one request, bounded by the client's connect and read
+timeouts like the reflector's own requests, and is not joined: at shutdown it is abandoned (its
+answer, usually milliseconds away, is closed on arrival), and as a daemon thread it cannot hold
+the process up.
 """
 
 from __future__ import annotations
@@ -87,8 +90,3 @@ class NextPage:
             response, self._response = self._response, None
         if response is not None:
             shutdown_response(response)
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the helper thread; True once it has ended."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()

@@ -21,8 +21,8 @@ relist stays atomic because ``Store.replace`` swaps its contents only after the 
 exhausted: an error on any page (raised out of the iteration) leaves the store untouched. (The first
 list into an empty store is published as it arrives instead: nothing to keep atomic there, and the
 writer starts at once; see ``Store.replace``.) An expired continue token raises
-:class:`ContinueExpired` out of the iteration, and the caller then makes the one
-unpaginated list (:func:`full_list`).
+:class:`ContinueExpired` out of the iteration, and the caller then makes the one unpaginated
+list (:func:`full_list`).
 
 One addition, from ``pager.go``'s ``EachListItem`` (``PageBufferSize``) rather than the
 reflector's ``ListWithAlloc``: a lister-watcher that can (:class:`PagePrefetcher`, the real one)

@@ -204,6 +204,11 @@ def test_upsert_statements_cover_every_row_of_a_batch_once_in_order(
         assert len(chunks) == 7
 
 
+def test_no_batch_of_up_to_2000_rows_takes_more_than_11_upsert_statements() -> None:
+    # the bound UPSERT_ROWS states: the writer gives the GIL up once per statement
+    assert max(len(sql.upsert_chunks(count)) for count in range(2001)) == 11
+
+
 def test_an_sqlite_with_a_lower_parameter_limit_gets_smaller_upsert_statements(
     path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

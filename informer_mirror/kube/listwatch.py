@@ -370,11 +370,12 @@ class KubeListerWatcher:
             query, lambda: self._open_list(query), name=f"list-ahead/{self._resource.name}"
         )
         with self._lock:
-            closed = self._closed
-            older, self._ahead = self._ahead, None if closed else ahead
-        for abandoned in (older, ahead if closed else None):
-            if abandoned is not None:
-                abandoned.abandon()
+            closed = self._closed  # close() ran meanwhile: it cannot have seen this page
+            older, self._ahead = self._ahead, (None if closed else ahead)
+        if older is not None:
+            older.abandon()
+        if closed:
+            ahead.abandon()
 
     def _list_query(
         self, resource_version: str | None, limit: int, continue_token: str | None

@@ -63,7 +63,7 @@ _TRANSIENT_CODES = frozenset({5, 6, 7, 10, 13, 14, 15})
 _TOOBIG = 18
 _CONSTRAINT = 19
 
-_Row = tuple[str, str, str, str, str]
+_Row = tuple[str, str, str, str, bytes]
 
 WRITER_CACHE_KIB = 8 * 1024
 """Page cache of a connection that writes (a BatchWriter thread's), in KiB; reading connections
@@ -241,12 +241,16 @@ class SqliteBackend:
             if len(up.document) > self.max_document_bytes:
                 failed.append(_failure(up, "too_large", f"{len(up.document)} bytes"))
                 continue
-            try:
-                text = up.document.decode()
-            except UnicodeDecodeError as e:
-                failed.append(_failure(up, "unencodable", f"not UTF-8: {e}"))
-                continue
-            rows.append((up.uid, up.namespace, up.name, up.resource_version, text))
+            # The document is bound as it is (bytes) and made TEXT by SQLite (upsert_sql): no
+            # decoded copy, and no decoding while the writer holds the GIL. Only a document that
+            # is not all ASCII (rare) is decoded, to check that SQLite gets UTF-8.
+            if not up.document.isascii():
+                try:
+                    up.document.decode()
+                except UnicodeDecodeError as e:
+                    failed.append(_failure(up, "unencodable", f"not UTF-8: {e}"))
+                    continue
+            rows.append((up.uid, up.namespace, up.name, up.resource_version, up.document))
         by_uid = [(d.uid,) for d in deletes if d.uid is not None]
         by_key = [(d.namespace, d.name) for d in deletes if d.uid is None]
         conn = self._writer_conn()

@@ -15,7 +15,11 @@ from informer_mirror.backends import SqliteBackend, Upsert, open_backend
 from informer_mirror.backends import sqlite as sqlite_mod
 from informer_mirror.backends import sqlite_sql as sql
 from informer_mirror.errors import PermanentBackendError, TransientBackendError
-from informer_mirror.settings import ClusterSettings, Settings, SqliteBackendSettings
+from informer_mirror.settings import (
+    ClusterSettings,
+    Settings,
+    SqliteBackendSettings,
+)
 from tests.backends.support import CLUSTER, REGISTRY, pod, sqlite_backend, upserts
 
 PODS = REGISTRY["pods"]
@@ -207,6 +211,25 @@ def test_upsert_statements_cover_every_row_of_a_batch_once_in_order(
 def test_no_batch_of_up_to_2000_rows_takes_more_than_11_upsert_statements() -> None:
     # the bound UPSERT_ROWS states: the writer gives the GIL up once per statement
     assert max(len(sql.upsert_chunks(count)) for count in range(2001)) == 11
+
+
+def test_a_document_that_is_not_utf8_is_skipped_as_unencodable_and_the_rest_lands(
+    path: Path,
+) -> None:
+    backend = sqlite_backend(path)
+    backend.ensure_schema(PODS)
+    good = upserts("pods", [pod("a"), pod("b")])
+    latin1 = Upsert(
+        "uid-bad", "default", "bad", "1", '{"uid":"uid-bad","note":"zürich"}'.encode("latin-1")
+    )
+    result = backend.apply(PODS, [good[0], latin1, good[1]], [])
+    assert result.upserted == 2
+    assert [(f.key, f.reason) for f in result.failed] == [("default/bad", "unencodable")]
+    assert set(backend.versions(PODS)) == {"uid-default-a", "uid-default-b"}
+    backend.close()
+    with sqlite3.connect(path) as raw:
+        types = {row[0] for row in raw.execute("SELECT typeof(doc) FROM pods")}
+    assert types == {"text"}  # stored as TEXT, as the JSON queries read it
 
 
 def test_an_sqlite_with_a_lower_parameter_limit_gets_smaller_upsert_statements(

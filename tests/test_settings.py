@@ -80,7 +80,7 @@ def test_an_empty_file_gives_every_default(tmp_path: Path) -> None:
     assert settings.resources == ResourcesSettings()
     assert settings.resources.include == ("all",)
     assert settings.resources.resync_period == 600.0
-    assert settings.writer == WriterSettings(batch_size=2000, flush_interval=0.25, drain_timeout=30)
+    assert settings.writer == WriterSettings(batch_size=5000, flush_interval=0.25, drain_timeout=30)
     assert settings.api == ApiSettings(host="127.0.0.1", port=8080, enabled=True, token=None)
     assert settings.health == HealthSettings(
         interval=30, max_retries=5, retry_delay=10, auto_reconnect=True

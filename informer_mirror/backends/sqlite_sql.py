@@ -168,8 +168,9 @@ _UPSERT_CONFLICTS = (
 UPSERT_ROWS = (512, 256, 128, 64, 32, 16, 8, 4, 2, 1)
 """Rows per upsert statement: a batch is written as full statements of the largest size that
 fits, then smaller ones, so a table needs at most these ten statement texts (each compiled once
-and kept in the connection's statement cache); a batch of 2,000 rows (the default
-``writer.batch_size``) takes 7 statements, and none of up to 2,000 more than 11.
+and kept in the connection's statement cache); a batch of 5,000 rows (the default
+``writer.batch_size``) takes 12 statements, and none of up to 5,000 more than 17 (2,000 rows: 7,
+and none of up to 2,000 more than 11).
 
 Why up to 512 (it was 128, 17 statements for 2,000 rows): the writer gives the GIL up for each
 statement and waits for it after each, while the reflector thread holds it. Measured, a

@@ -105,17 +105,21 @@ BackendSettings = SqliteBackendSettings | MongoBackendSettings
 class WriterSettings:
     """The batch writer (``writer:``)."""
 
-    batch_size: int = 2000
+    batch_size: int = 5000
     """Most keys taken from the work queue per batch (documents per bulk write).
 
-    Why 2000: when the writer falls behind (an initial list, a burst), each batch is one
+    Why 5000: when the writer falls behind (an initial list, a burst), each batch is one
     transaction, and a SQLite commit writes every page it dirtied to the WAL. The rows of a batch
-    land at random places in the uid, name and creation-time indexes, so a bigger batch dirties
-    fewer pages per row. Measured on 2 cores, initial sync of 100k Pods into SQLite
-    (``bench/pipeline.py``'s mirror, fresh processes alternating, medians of 5): 500 -> 17.8k
-    objects/s, 1000 -> 18.7k, 2000 -> 18.9k, 5000 -> 19.5k, 10000 -> 18.7k; 2000 against 5000 again
-    (6 each): 18.3k and 18.2k. When the list ended, 17.5k-24k keys were still queued with 500,
-    12.5k-14k with 2000. 2000 keeps the batch's transient copies of documents to ~5 MB of Pods."""
+    land at random places in the uid and name indexes, so a bigger batch dirties fewer pages per
+    row and commits less often. Measured on 2 cores, initial sync of 100k Pods into SQLite on disk
+    (``bench/pipeline.py``'s mirror, fresh processes alternating), 2000 -> 5000: medians 22.3k ->
+    23.2k objects/s (8 each, 7 pairs of 8 favoured 5000) and 22.9k -> 24.4k (6 each); 10000 did
+    no better than 5000 (23.8k and 23.9k, 5 each). (With SQLite statements of 128 rows, before
+    they took 512, 5000 had done no better than 2000.) Memory: a batch holds one copy of its
+    documents at a time (~7 MB for 5,000 Pods): the writer lets each document it read go once the
+    stamped copy is made (``writer/batch.py``), and SQLite is handed the bytes, not a decoded copy
+    (``backends/sqlite.py``). Resident memory after a 100k-Pod sync: 1.32 KiB per Pod, as with
+    2000 (1.27-1.33); 1.39-1.42 with 5000 before those two changes."""
     flush_interval: float = 0.25
     """Longest wait, in seconds, for a batch to fill before writing what there is (a burst is
     written ``writer.IDLE_FLUSH`` = 20 ms after its last change, without waiting that long)."""

@@ -19,6 +19,7 @@ from informer_mirror.settings import (
     ClusterSettings,
     Settings,
     SqliteBackendSettings,
+    WriterSettings,
 )
 from tests.backends.support import CLUSTER, REGISTRY, pod, sqlite_backend, upserts
 
@@ -211,6 +212,12 @@ def test_upsert_statements_cover_every_row_of_a_batch_once_in_order(
 def test_no_batch_of_up_to_2000_rows_takes_more_than_11_upsert_statements() -> None:
     # the bound UPSERT_ROWS states: the writer gives the GIL up once per statement
     assert max(len(sql.upsert_chunks(count)) for count in range(2001)) == 11
+
+
+def test_a_default_batch_takes_12_upsert_statements_and_none_up_to_it_more_than_17() -> None:
+    size = WriterSettings().batch_size
+    assert len(sql.upsert_chunks(size)) == 12
+    assert max(len(sql.upsert_chunks(count)) for count in range(size + 1)) == 17
 
 
 def test_a_document_that_is_not_utf8_is_skipped_as_unencodable_and_the_rest_lands(

@@ -335,18 +335,29 @@ class WorkQueue(Generic[K]):
                 if self._shutting_down or not self._wait_locked(deadline):
                     return None
 
-    def get_batch(self, max_items: int, timeout: float, *, idle: float | None = None) -> list[K]:
+    def get_batch(
+        self,
+        max_items: int,
+        timeout: float,
+        *,
+        idle: float | None = None,
+        fill: int | None = None,
+    ) -> list[K]:
         """Up to ``max_items`` distinct keys, waiting at most ``timeout`` seconds in all.
 
-        Returns as soon as ``max_items`` keys are held; otherwise whatever arrived by the deadline
-        (possibly nothing). A writer asks for "up to 500 keys or 0.25 s". With ``idle``, a batch
-        that holds keys is also returned once no key has been added for ``idle`` seconds: a
-        burst is handed over as soon as it ends, not at the deadline. Once shut down it returns
-        what is still queued without waiting, then ``[]``. While it holds part of a batch it is
-        woken only when the queue can fill it, not by every add.
+        Returns as soon as ``fill`` keys are held (default ``max_items``), with up to
+        ``max_items`` of those queued by then; otherwise whatever arrived by the deadline
+        (possibly nothing). A writer asks for "up to 5,000 keys, at least 2,000 or 0.25 s":
+        a writer that fell behind takes all that waits in one batch, one that keeps up starts
+        on 2,000. With ``idle``, a batch that holds keys is also returned once no key has been
+        added for ``idle`` seconds: a burst is handed over as soon as it ends, not at the
+        deadline. Once shut down it returns what is still queued without waiting, then ``[]``.
+        While it holds part of a batch it is woken only when the queue can fill it, not by
+        every add.
         """
-        if max_items < 1:
-            raise ValueError("get_batch: max_items must be >= 1")
+        if max_items < 1 or (fill is not None and fill < 1):
+            raise ValueError("get_batch: max_items and fill must be >= 1")
+        enough = max_items if fill is None else min(fill, max_items)
         deadline = time.monotonic() + timeout
         batch: list[K] = []
         with self._cond:
@@ -354,7 +365,7 @@ class WorkQueue(Generic[K]):
                 self._promote_due_locked()
                 if self._queue and len(batch) < max_items:
                     batch += self._take_locked(max_items - len(batch))
-                if len(batch) >= max_items or self._shutting_down:
+                if len(batch) >= enough or self._shutting_down:
                     return batch
                 if not batch:
                     if not self._wait_locked(deadline):
@@ -363,7 +374,7 @@ class WorkQueue(Generic[K]):
                 wake = self._batch_wake_locked(deadline, idle)
                 if wake is None:
                     return batch
-                need = max_items - len(batch)
+                need = enough - len(batch)
                 self._fill_needs.append(need)
                 try:
                     self._filled.wait(wake)

@@ -106,18 +106,22 @@ class WriterSettings:
     """The batch writer (``writer:``)."""
 
     batch_size: int = 5000
-    """Most keys taken from the work queue per batch (documents per bulk write).
+    """Most keys taken from the work queue per batch (documents per bulk write). A batch is
+    written once 2,000 keys (``writer.BATCH_FILL``; this many if fewer) are queued, with all that
+    is queued by then up to this many; or after ``flush_interval``.
 
     Why 5000: when the writer falls behind (an initial list, a burst), each batch is one
     transaction, and a SQLite commit writes every page it dirtied to the WAL. The rows of a batch
     land at random places in the uid and name indexes, so a bigger batch dirties fewer pages per
     row and commits less often. Measured on 2 cores, initial sync of 100k Pods into SQLite on disk
     (``bench/pipeline.py``'s mirror, fresh processes alternating), 2000 -> 5000: medians 22.3k ->
-    23.2k objects/s (8 each, 7 pairs of 8 favoured 5000) and 22.9k -> 24.4k (6 each); 10000 did
-    no better than 5000 (23.8k and 23.9k, 5 each). (With SQLite statements of 128 rows, before
-    they took 512, 5000 had done no better than 2000.) Memory: a batch holds one copy of its
-    documents at a time (~7 MB for 5,000 Pods): the writer lets each document it read go once the
-    stamped copy is made (``writer/batch.py``), and SQLite is handed the bytes, not a decoded copy
+    23.2k objects/s (8 each, 7 pairs of 8 favoured 5000) and 22.9k -> 24.4k (6 each), and 24.4k
+    -> 26.6k (8 each) once a batch started on 2,000 keys instead of waiting for 5,000
+    (``writer.BATCH_FILL`` has the 10k-Pod numbers); 10000 did no better than 5000 (23.8k and
+    23.9k, 5 each). With SQLite statements of 128 rows, before they took 512, 5000 had done no
+    better than 2000. Memory: a batch holds one copy of its documents at a time (~7 MB for 5,000
+    Pods): the writer lets each document it read go once the stamped copy is made
+    (``writer/batch.py``), and SQLite is handed the bytes, not a decoded copy
     (``backends/sqlite.py``). Resident memory after a 100k-Pod sync: 1.32 KiB per Pod, as with
     2000 (1.27-1.33); 1.39-1.42 with 5000 before those two changes."""
     flush_interval: float = 0.25

@@ -216,6 +216,41 @@ def test_a_part_filled_batch_fills_up_from_later_adds_and_returns_when_full() ->
     assert q.get_batch(50, timeout=0) == list(range(50, 60))
 
 
+def test_a_batch_that_reaches_fill_is_handed_over_with_all_that_is_queued_up_to_the_most() -> None:
+    q = make_queue()
+    for i in range(7):
+        q.add(i)
+    # enough is waiting: all of it up to the most (7 of 10), at once, not at the deadline an
+    # hour away (joined() allows 10 s)
+    thread, out = start(lambda: q.get_batch(10, timeout=3600, fill=3), "batcher")
+    assert joined(thread)
+    assert out == [list(range(7))]
+    for i in range(7, 30):
+        q.add(i)
+    assert q.get_batch(10, timeout=3600, fill=3) == list(range(7, 17))
+
+
+def test_a_part_filled_batch_is_handed_over_once_it_reaches_fill_not_the_most() -> None:
+    q = make_queue()
+    q.add(0)
+    # the deadline is an hour away and there is no idle rule: only reaching fill (3 keys, not
+    # the most of 50) can end this wait within joined()'s 10 s
+    thread, out = start(lambda: q.get_batch(50, timeout=3600, fill=3), "batcher")
+    wait_until(lambda: q.processing_count == 1, 10.0, interval=0.001)
+    q.add_many([1, 2])
+    assert joined(thread)
+    assert out == [[0, 1, 2]]
+
+
+def test_fill_above_the_most_means_the_most_and_below_one_is_refused() -> None:
+    q = make_queue()
+    for i in range(5):
+        q.add(i)
+    assert q.get_batch(5, timeout=3600, fill=50) == list(range(5))
+    with pytest.raises(ValueError, match="fill"):
+        q.get_batch(5, timeout=0, fill=0)
+
+
 def test_shutting_down_hands_over_a_part_filled_batch() -> None:
     q = make_queue()
     q.add("a")

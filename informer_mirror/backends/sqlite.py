@@ -63,8 +63,6 @@ _TRANSIENT_CODES = frozenset({5, 6, 7, 10, 13, 14, 15})
 _TOOBIG = 18
 _CONSTRAINT = 19
 
-_Row = tuple[str, str, str, str, bytes]
-
 WRITER_CACHE_KIB = 8 * 1024
 """Page cache of a connection that writes (a BatchWriter thread's), in KiB; reading connections
 keep SQLite's default of 2 MiB. See :data:`WAL_CHECKPOINT_PAGES`."""
@@ -236,21 +234,24 @@ class SqliteBackend:
     ) -> ApplyResult:
         """Deletes, then upserts, in one transaction; unstorable documents are skipped."""
         failed: list[FailedWrite] = []
-        rows: list[_Row] = []
+        kept: list[Upsert] = []
+        params: list[str | bytes] = []  # upsert_sql's for the kept ones, row after row
         for up in upserts:
-            if len(up.document) > self.max_document_bytes:
-                failed.append(_failure(up, "too_large", f"{len(up.document)} bytes"))
+            document = up.document
+            if len(document) > self.max_document_bytes:
+                failed.append(_failure(up, "too_large", f"{len(document)} bytes"))
                 continue
             # The document is bound as it is (bytes) and made TEXT by SQLite (upsert_sql): no
             # decoded copy, and no decoding while the writer holds the GIL. Only a document that
             # is not all ASCII (rare) is decoded, to check that SQLite gets UTF-8.
-            if not up.document.isascii():
+            if not document.isascii():
                 try:
-                    up.document.decode()
+                    document.decode()
                 except UnicodeDecodeError as e:
                     failed.append(_failure(up, "unencodable", f"not UTF-8: {e}"))
                     continue
-            rows.append((up.uid, up.namespace, up.name, up.resource_version, up.document))
+            kept.append(up)
+            params += (up.uid, up.namespace, up.name, up.resource_version, document)
         by_uid = [(d.uid,) for d in deletes if d.uid is not None]
         by_key = [(d.namespace, d.name) for d in deletes if d.uid is None]
         conn = self._writer_conn()
@@ -261,43 +262,46 @@ class SqliteBackend:
                 deleted += conn.executemany(sql.delete_by_uid_sql(table), by_uid).rowcount
             if by_key:
                 deleted += conn.executemany(sql.delete_by_key_sql(table), by_key).rowcount
-            upserted = self._upsert(conn, spec, rows, failed)
+            upserted = self._upsert(conn, spec, kept, params, failed)
         return ApplyResult(upserted=upserted, deleted=max(deleted, 0), failed=tuple(failed))
 
     def _upsert(
         self,
         conn: sqlite3.Connection,
         spec: ResourceSpec,
-        rows: list[_Row],
+        kept: list[Upsert],
+        params: list[str | bytes],
         failed: list[FailedWrite],
     ) -> int:
+        per_row = sql.UPSERT_PARAMS
+        rows = len(kept)
         if not rows:
             return 0
         statement = sql.upsert_sql(spec.collection)
         try:
             # many rows per statement (sqlite_sql.upsert_sql says why)
             max_params = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-            for start, size in sql.upsert_chunks(len(rows), max_params=max_params):
+            for start, size in sql.upsert_chunks(rows, max_params=max_params):
                 conn.execute(
                     sql.upsert_sql(spec.collection, size),
-                    sql.upsert_params(rows[start : start + size]),
+                    params[start * per_row : (start + size) * per_row],
                 )
-            return len(rows)
+            return rows
         except sqlite3.Error as e:
             if _primary_code(e) in _TRANSIENT_CODES:
                 raise
             logger.warning(
                 "%s: a batch of %d documents failed (%s); writing them one by one",
                 spec.name,
-                len(rows),
+                rows,
                 e,
             )
         # The failed statement was rolled back, the rows before it were not: writing every row
         # again is idempotent, and isolates the ones SQLite refuses.
         written = 0
-        for row in rows:
+        for index, up in enumerate(kept):
             try:
-                conn.execute(statement, row)
+                conn.execute(statement, params[index * per_row : (index + 1) * per_row])
                 written += 1
             except sqlite3.Error as e:
                 if _primary_code(e) in _TRANSIENT_CODES:
@@ -308,8 +312,7 @@ class SqliteBackend:
                     reason = "too_large"
                 elif code == _CONSTRAINT:
                     reason = "rejected"
-                key = f"{row[1]}/{row[2]}" if row[1] else row[2]
-                failed.append(FailedWrite(uid=row[0], key=key, reason=reason, message=str(e)))
+                failed.append(_failure(up, reason, str(e)))
         return written
 
     # -- reads ---------------------------------------------------------------------------------

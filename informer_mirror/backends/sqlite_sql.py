@@ -185,10 +185,10 @@ UPSERT_PARAMS = 5
 """Parameters bound per row of an upsert (:func:`upsert_sql`)."""
 
 
-@functools.lru_cache(maxsize=512)  # a statement of 512 rows is 56 KB of text to build
+@functools.lru_cache(maxsize=512)  # a statement of 512 rows is 71 KB of text to build
 def upsert_sql(collection: str, rows: int = 1) -> str:
     """Upsert of ``rows`` rows, each from five parameters ``uid, namespace, name,
-    resource_version, doc`` (row ``k`` binds ``?5k+1`` to ``?5k+5``, see :func:`upsert_params`).
+    resource_version, doc`` (row ``k`` binds ``?5k+1`` to ``?5k+5``).
 
     A known uid is updated in place, and so is a row holding the same (namespace, name) under
     another uid (the object was deleted and recreated: it takes over the row, so no predecessor
@@ -233,11 +233,6 @@ def upsert_chunks(count: int, *, max_params: int = 32766) -> list[tuple[int, int
             chunks.append((start, size))
             start += size
     return chunks
-
-
-def upsert_params(rows: Sequence[tuple[str, str, str, str, bytes]]) -> list[str | bytes]:
-    """The parameters of :func:`upsert_sql` for ``rows``: theirs, one after the other."""
-    return [value for row in rows for value in row]
 
 
 # Every f-string below pastes only a table name that passed table_name() and expressions built

@@ -262,7 +262,10 @@ def documents(records: Sequence[StoredObject]) -> list[bytes]:
     codec = next((r._codec for r in records if r._codec is not None), None)
     if codec is None:
         return [r._data for r in records]
-    unpacked = iter(codec.unpack_many([r._data for r in records if r._codec is codec]))
+    datas = [r._data for r in records if r._codec is codec]
+    if len(datas) == len(records):  # the usual case: every one packed, by the Store's codec
+        return codec.unpack_many(datas)
+    unpacked = iter(codec.unpack_many(datas))
     return [next(unpacked) if r._codec is codec else r.document for r in records]
 
 

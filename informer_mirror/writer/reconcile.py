@@ -138,8 +138,7 @@ class Reconciler:
             for op, n in counts.items():
                 resource.counts[op] = resource.counts.get(op, 0) + n
             if resource.stored is not None and resource.phase is not Phase.FLUSHED:
-                for uid, rv in upserted:
-                    resource.stored[uid] = rv
+                resource.stored.update(upserted)
             if resource.pending is None:
                 return False
             resource.pending.difference_update(keys)

@@ -115,7 +115,7 @@ def build_upsert(record: StoredObject, stamp: MirrorStamp, document: bytes | Non
         document = document[:-1] + stamp.suffix
     else:
         document = _normalised(record, stamp, document)
-    # positional: a frozen dataclass takes keywords 40% slower (0.72 against 0.53 us), per row
+    # positional: a frozen dataclass is built in 0.53 us so, in 0.72 from keywords (per row)
     return Upsert(record.uid, namespace, name, record.resource_version, document)
 
 

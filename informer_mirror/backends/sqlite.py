@@ -274,30 +274,30 @@ class SqliteBackend:
         failed: list[FailedWrite],
     ) -> int:
         per_row = sql.UPSERT_PARAMS
-        rows = len(kept)
-        if not rows:
+        count = len(kept)
+        if not count:
             return 0
-        statement = sql.upsert_sql(spec.collection)
         try:
             # many rows per statement (sqlite_sql.upsert_sql says why)
             max_params = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-            for start, size in sql.upsert_chunks(rows, max_params=max_params):
+            for start, size in sql.upsert_chunks(count, max_params=max_params):
                 conn.execute(
                     sql.upsert_sql(spec.collection, size),
                     params[start * per_row : (start + size) * per_row],
                 )
-            return rows
+            return count
         except sqlite3.Error as e:
             if _primary_code(e) in _TRANSIENT_CODES:
                 raise
             logger.warning(
                 "%s: a batch of %d documents failed (%s); writing them one by one",
                 spec.name,
-                rows,
+                count,
                 e,
             )
         # The failed statement was rolled back, the rows before it were not: writing every row
         # again is idempotent, and isolates the ones SQLite refuses.
+        statement = sql.upsert_sql(spec.collection)
         written = 0
         for index, up in enumerate(kept):
             try:

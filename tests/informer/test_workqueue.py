@@ -246,7 +246,10 @@ def test_fill_above_the_most_means_the_most_and_below_one_is_refused() -> None:
     q = make_queue()
     for i in range(5):
         q.add(i)
-    assert q.get_batch(5, timeout=3600, fill=50) == list(range(5))
+    # a fill beyond the most must not wait for the deadline an hour away (joined() allows 10 s)
+    thread, out = start(lambda: q.get_batch(5, timeout=3600, fill=50), "batcher")
+    assert joined(thread)
+    assert out == [list(range(5))]
     with pytest.raises(ValueError, match="fill"):
         q.get_batch(5, timeout=0, fill=0)
 
